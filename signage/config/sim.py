@@ -1,0 +1,70 @@
+"""[sim]: the virtual store that stands in for a camera in `signage demo`."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from signage.config.base import Section
+
+
+class SimConfig(Section):
+    seed: int = Field(default=7, ge=0, description="Seed of the shoppers' randomness; the same seed, the same day.")
+    start_local_time: str = Field(
+        default="10:00", description="Store-local time (HH:MM) at which the simulated day starts."
+    )
+    arrivals_per_hour: float = Field(
+        default=120.0, ge=0, le=10_000, description="Mean groups passing per hour at the busiest time of day."
+    )
+    tick_s: float = Field(default=0.1, ge=0.02, le=1.0, description="Simulated seconds per observation tick.")
+    field_width_m: float = Field(default=6.0, gt=0, le=50, description="Width of the camera's view of the aisle.")
+    walk_speed_m_s: float = Field(default=1.2, gt=0, le=5, description="Mean walking speed of shoppers.")
+    group_size_weights: list[float] = Field(
+        default=[0.6, 0.25, 0.1, 0.05],
+        min_length=1,
+        max_length=8,
+        description="Relative weights of group sizes 1, 2, 3, ...",
+    )
+    returning_share: float = Field(
+        default=0.2, ge=0, le=1, description="Share of arrivals who are returning visitors."
+    )
+    notice_rate_per_s: float = Field(
+        default=0.18, ge=0, le=10, description="Hazard of noticing a still item, per second in view."
+    )
+    motion_notice_effect: float = Field(
+        default=3.0, ge=1, le=20, description="How many times more often a moving item is noticed than a still one."
+    )
+    base_watch_s: float = Field(
+        default=2.5, gt=0, le=120, description="Mean watching time for an irrelevant item once noticed."
+    )
+    relevance_hold_effect: float = Field(
+        default=2.5, ge=1, le=20, description="How many times longer a fully relevant item holds attention."
+    )
+    detection_miss_rate: float = Field(
+        default=0.02, ge=0, le=0.5, description="Chance a present person is missed in one tick (sensor noise)."
+    )
+    attribute_noise: float = Field(
+        default=0.15, ge=0, le=1, description="Chance an observed attribute band is wrong."
+    )
+
+    @field_validator("start_local_time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ValueError(f"expected HH:MM (00:00-23:59), got {value!r}")
+        return value
+
+    @field_validator("group_size_weights")
+    @classmethod
+    def _weights(cls, value: list[float]) -> list[float]:
+        if any(w < 0 for w in value) or sum(value) <= 0:
+            raise ValueError("weights must be >= 0 with a positive sum")
+        return value
+
+    @model_validator(mode="after")
+    def _can_cross(self) -> SimConfig:
+        if self.field_width_m / self.walk_speed_m_s < 2 * self.tick_s:
+            raise ValueError("field_width_m / walk_speed_m_s must allow at least two ticks in view")
+        return self
