@@ -1,0 +1,218 @@
+"""The command line: the only place that starts the engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import zoneinfo
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from signage import __version__
+from signage.config import Config, ConfigError, load_config
+
+log = logging.getLogger("signage")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signage",
+        description="Real-time interactive digital signage: measures attention, decides content, logs everything.",
+    )
+    parser.add_argument("--version", action="version", version=f"signage {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (debug level)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole engine on a virtual store (no camera needed) and print a report",
+        description="Run the closed loop on simulated shoppers: audience, decisions, player, store, report.",
+    )
+    demo.add_argument("--headless", action="store_true", help="no window (automatic when no display is found)")
+    demo.add_argument("--minutes", type=float, default=30.0, help="simulated minutes to run (default 30)")
+    demo.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per real second; 0 = as fast as possible"
+    )
+    demo.add_argument("--config", type=Path, default=None, help="config file (TOML); built-in defaults if omitted")
+    demo.add_argument("--db", type=Path, default=None, help="database file (default: store.path of the config)")
+    demo.add_argument("--seed", type=int, default=None, help="seed of the virtual store (default: sim.seed)")
+
+    report = commands.add_parser(
+        "report", help="print the attention report of a database", description="Print the attention report."
+    )
+    report.add_argument("--db", type=Path, required=True, help="database file written by the engine")
+    report.add_argument("--session", default=None, help="only this engine session (default: all)")
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    config = commands.add_parser("config", help="check configuration files", description="Configuration tools.")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate a config file and list every problem", description="Validate a config file."
+    )
+    check.add_argument("path", type=Path, help="TOML file to check")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # keep pygame's banner out of reports
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "demo":
+        return _demo(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "config":
+        return _config_check(args.path)
+    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+def _config_check(path: Path) -> int:
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{path}: ok")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from signage.report import ReportError, build_report, format_report
+
+    try:
+        report = build_report(args.db, session_id=args.session)
+    except ReportError as exc:
+        print(f"signage report: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
+    return EXIT_OK
+
+
+def _has_display() -> bool:
+    if os.environ.get("SDL_VIDEODRIVER") in {"dummy", "offscreen"}:
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _start_utc(config: Config) -> datetime:
+    """Today, at the simulated day's start time in the store's time zone."""
+    zone = zoneinfo.ZoneInfo(config.screen.timezone)
+    hour, minute = (int(part) for part in config.sim.start_local_time.split(":"))
+    today = datetime.now(zone).date()
+    local = datetime(today.year, today.month, today.day, hour, minute, tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from signage.clock import SimClock
+    from signage.content import PoolError, load_pool
+    from signage.decision import Decider, RoundRobinPolicy
+    from signage.engine import Engine, Progress
+    from signage.player import PygamePlayer
+    from signage.report import build_report, format_report
+    from signage.sim import VirtualStore
+    from signage.store import StoreWriter
+
+    if args.minutes <= 0 or args.speed < 0:
+        print("signage demo: --minutes must be > 0 and --speed >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        pool = load_pool(Path(config.content.pool))
+    except (ConfigError, PoolError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.seed is not None:
+        config = config.model_copy(update={"sim": config.sim.model_copy(update={"seed": args.seed})})
+    headless = args.headless
+    if not headless and not _has_display():
+        print("signage demo: no display found, running headless (the player renders offscreen)")
+        headless = True
+
+    db_path = args.db or Path(config.store.path)
+    clock = SimClock(start_utc=_start_utc(config))
+    zone = zoneinfo.ZoneInfo(config.screen.timezone)
+    source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
+    decider = Decider(
+        RoundRobinPolicy(order=pool.ids),
+        pool.items,
+        timezone=config.screen.timezone,
+        fallback_item=config.decision.fallback_item,
+    )
+    store = StoreWriter(config.store, path=db_path).start()
+    player = PygamePlayer(config.player, headless=headless)
+    engine = Engine(config, source=source, pool=pool, decider=decider, store=store, clock=clock, display=player)
+
+    def local_time(p: Progress) -> str:
+        return p.t_utc.astimezone(zone).strftime("%H:%M:%S")
+
+    def overlay(p: Progress) -> list[str]:
+        return [
+            f"{local_time(p)}  showing {p.showing}",
+            f"present {p.viewers_present}  passers-by {p.passers_by}  watchers {p.watchers}",
+            f"plays {p.plays}  store {'ok' if p.store.ok else 'ERROR'}",
+        ]
+
+    def print_progress(p: Progress) -> None:
+        store_state = "ok" if p.store.ok else f"ERROR: {p.store.error}"
+        print(
+            f"  {local_time(p)}  plays {p.plays:4d}  passers-by {p.passers_by:4d}  watchers {p.watchers:4d}  "
+            f"present {p.viewers_present:2d}  store {store_state}",
+            flush=True,
+        )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        engine.stop_requested.set()
+
+    previous = signal.signal(signal.SIGINT, stop)
+    mode = "headless" if headless else "window"
+    speed = "as fast as possible" if args.speed == 0 else f"{args.speed:g}x"
+    print(
+        f"signage demo: {args.minutes:g} simulated minutes at {speed}, {mode}, "
+        f"{len(pool)} items, database {db_path} (Ctrl-C stops early)",
+        flush=True,
+    )
+    try:
+        summary = engine.run_simulated(
+            args.minutes * 60,
+            tick_s=config.sim.tick_s,
+            speed=args.speed,
+            frame_interval_s=1.0 / config.player.fps,
+            on_progress=print_progress,
+            progress_every_s=max(60.0, args.minutes * 60 / 10),
+            overlay=overlay if config.player.overlay else None,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        player.close()
+        store_closed = store.close()
+    print(
+        f"signage demo: {summary.sim_seconds / 60:.1f} simulated minutes in {summary.real_seconds:.1f} s"
+        + (" (stopped early)" if summary.stopped_early else ""),
+        flush=True,
+    )
+    print(format_report(build_report(db_path, session_id=summary.session_id)))
+    if not (summary.store_clean and store_closed):
+        print(f"signage demo: the store reported a problem: {summary.store_error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

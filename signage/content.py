@@ -1,0 +1,204 @@
+"""The content pool: a TOML manifest of `[[item]]` tables, validated into frozen `ContentItem`s.
+
+Every problem in a manifest is reported at once (unknown keys, bad values, duplicate ids, missing files), each
+naming the item (index and id), the key and the reason, so an operator can fix the file in one pass.
+
+```toml
+[[item]]
+id = "coffee"
+file = "images/coffee.png"      # relative to this manifest; optional for kind = "text"
+kind = "image"                  # image | video | text
+duration_s = 8
+advertiser = "Bean & Leaf"
+category = "food"
+tags = ["coffee", "warm"]
+motion = false
+restricted = false
+title = "Fresh coffee"          # the card's text for kind = "text"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from signage.types import ContentItem, ContentKind
+
+__all__ = ["ContentPool", "PoolError", "load_pool"]
+
+_KNOWN_TOP_LEVEL = frozenset({"item"})
+
+Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=32)]
+
+
+class PoolError(Exception):
+    """A content pool manifest that cannot be used; `problems` lists every reason."""
+
+    def __init__(self, source: str | Path, problems: list[str]) -> None:
+        self.source = str(source)
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid content pool {self.source}: {len(self.problems)} problem(s)\n{lines}")
+
+
+class _ItemModel(BaseModel):
+    """One `[[item]]` table as written in the manifest (strict: TOML already gives typed values)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Unique id: letters, digits, '_', '.', '-'.",
+    )
+    file: str | None = Field(default=None, min_length=1, description="Media file, relative to the manifest.")
+    kind: Literal["image", "video", "text"] = Field(description="What the player shows.")
+    duration_s: float = Field(gt=0, le=3600, description="How long the item plays, in seconds.")
+    advertiser: str = Field(min_length=1, description="Who the item is for.")
+    category: str = Field(min_length=1, description="Category, e.g. food, alcohol, finance.")
+    tags: list[Tag] = Field(default_factory=list, description="Short lowercase words used as learning features.")
+    motion: bool = Field(default=False, description="The item moves (animation or video).")
+    restricted: bool = Field(default=False, description="Never shown when a minor may be present.")
+    title: str = Field(default="", description="Human title; the card's text for kind = 'text'.")
+
+    @model_validator(mode="after")
+    def _file_or_title(self) -> _ItemModel:
+        if self.kind != "text" and self.file is None:
+            raise ValueError(f"file: required for kind {self.kind!r} (only text items may omit it)")
+        if self.kind == "text" and not self.title.strip():
+            raise ValueError("title: required for kind 'text' (it is the card's text)")
+        if len(set(self.tags)) != len(self.tags):
+            raise ValueError(f"tags: duplicates in {self.tags}")
+        return self
+
+
+def _describe(index: int, raw: Any) -> str:
+    item_id = raw.get("id") if isinstance(raw, dict) else None
+    return f"item {index}" + (f" (id {item_id!r})" if isinstance(item_id, str) and item_id else "")
+
+
+def _validation_problems(where: str, error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors(include_url=False):
+        key = ".".join(str(part) for part in detail["loc"])
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            reason = "unknown key (see content/README.md for the keys)"
+        elif kind == "missing":
+            reason = "required key is missing"
+        elif kind == "string_pattern_mismatch" and key.startswith("tags"):
+            reason = "a tag must be a short lowercase word (a-z, 0-9, '_', '-')"
+        elif kind == "string_pattern_mismatch" and key == "id":
+            reason = "an id may hold letters, digits, '_', '.', '-' (and starts with a letter or digit)"
+        else:
+            reason = detail["msg"].removeprefix("Value error, ")
+        value = detail.get("input")
+        shown = f" = {value!r}" if key and kind != "missing" and not isinstance(value, dict) else ""
+        problems.append(f"{where}: {key}{shown}: {reason}" if key else f"{where}: {reason}")
+    return problems
+
+
+@dataclass(frozen=True)
+class ContentPool:
+    """The items a screen can play, in manifest order, with lookup by id."""
+
+    base_dir: Path
+    items: tuple[ContentItem, ...]
+    _by_id: Mapping[str, ContentItem] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", tuple(self.items))
+        by_id = {item.item_id: item for item in self.items}
+        if len(by_id) != len(self.items):
+            raise ValueError("ContentPool: item ids must be unique")
+        object.__setattr__(self, "_by_id", MappingProxyType(by_id))
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(item.item_id for item in self.items)
+
+    def item(self, item_id: str) -> ContentItem:
+        try:
+            return self._by_id[item_id]
+        except KeyError:
+            raise KeyError(f"no content item {item_id!r} in the pool (known: {', '.join(self.ids)})") from None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[ContentItem]:
+        return iter(self.items)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PoolError(path, ["manifest file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PoolError(path, [f"cannot read the manifest: {exc}"]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PoolError(path, [f"not valid TOML: {exc}"]) from None
+
+
+def load_pool(path: Path) -> ContentPool:
+    """Load and validate a content pool manifest; file paths are resolved relative to its directory."""
+    path = Path(path)
+    data = _read_manifest(path)
+    base_dir = path.parent.resolve()
+    problems = [
+        f"{key}: unknown top-level key (items are [[item]] tables)" for key in data if key not in _KNOWN_TOP_LEVEL
+    ]
+    raw_items = data.get("item", [])
+    if not isinstance(raw_items, list):
+        raise PoolError(path, [*problems, "item: expected [[item]] tables"])
+    if not raw_items:
+        problems.append("no items: add at least one [[item]] table")
+
+    items: list[ContentItem] = []
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(raw_items):
+        where = _describe(index, raw)
+        try:
+            model = _ItemModel.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_validation_problems(where, exc))
+            continue
+        if model.id in first_index:
+            problems.append(f"{where}: id: duplicate of item {first_index[model.id]}")
+            continue
+        first_index[model.id] = index
+        resolved = ""
+        if model.file is not None:
+            file_path = (base_dir / model.file).resolve()
+            if not file_path.is_file():
+                problems.append(f"{where}: file = {model.file!r}: not found (looked in {base_dir})")
+                continue
+            resolved = str(file_path)
+        items.append(
+            ContentItem(
+                item_id=model.id,
+                path=resolved,
+                kind=ContentKind(model.kind),
+                duration_s=float(model.duration_s),
+                advertiser=model.advertiser,
+                category=model.category,
+                tags=tuple(model.tags),
+                motion=model.motion,
+                restricted=model.restricted,
+                title=model.title,
+            )
+        )
+    if problems:
+        raise PoolError(path, problems)
+    return ContentPool(base_dir=base_dir, items=tuple(items))

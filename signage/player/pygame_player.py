@@ -1,0 +1,206 @@
+"""A pygame window that shows content items full screen.
+
+The player never shows a black frame: an image that cannot be loaded (missing, corrupt) is replaced by a rendered
+title card, with one warning in the log. Items are scaled to the window keeping their aspect ratio, on a dark
+(non-black) letterbox. Scaled surfaces are kept in a small LRU cache so a preloaded item is presented at once.
+
+Pacing is the caller's job: `present` draws and flips once and returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from types import TracebackType
+
+import pygame
+
+from signage.config.player import PlayerConfig
+from signage.types import ContentItem, ContentKind
+
+__all__ = ["LETTERBOX_COLOR", "PygamePlayer"]
+
+log = logging.getLogger("signage.player")
+
+LETTERBOX_COLOR = (18, 18, 24)
+_CARD_COLORS = ((38, 70, 140), (120, 40, 90), (20, 110, 100), (150, 80, 20), (70, 50, 130), (30, 100, 60))
+_OVERLAY_BG = (0, 0, 0, 200)
+_QUIT_KEYS = frozenset({pygame.K_ESCAPE, pygame.K_q})
+
+
+class PygamePlayer:
+    """Shows `ContentItem`s in a pygame window (or offscreen with `headless=True`)."""
+
+    def __init__(self, config: PlayerConfig, *, headless: bool, cache_size: int = 16) -> None:
+        if cache_size < 1:
+            raise ValueError(f"cache_size must be >= 1, got {cache_size}")
+        if headless:
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        self._config = config
+        self._cache_size = cache_size
+        self._cache: OrderedDict[ContentItem, pygame.Surface] = OrderedDict()
+        self._fonts: dict[int, pygame.font.Font] = {}
+        self._frames = 0
+        self._closed = False
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if config.fullscreen and not headless else 0
+        self._screen = pygame.display.set_mode((config.width, config.height), flags)
+        pygame.display.set_caption("signage")
+        if config.fullscreen and not headless:
+            pygame.mouse.set_visible(False)
+        self._screen.fill(LETTERBOX_COLOR)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self._config.width, self._config.height)
+
+    @property
+    def frames_presented(self) -> int:
+        return self._frames
+
+    def preload(self, item: ContentItem) -> None:
+        """Load and scale the item now (cached), so that presenting it later costs only a blit."""
+        self._surface_for(item)
+
+    def present(self, item: ContentItem, overlay_lines: Sequence[str] = ()) -> bool:
+        """Show the item (and the overlay lines); False if the viewer closed the window or pressed Escape or q."""
+        self._check_open()
+        self._screen.blit(self._surface_for(item), (0, 0))
+        if self._config.overlay and overlay_lines:
+            self._draw_overlay(overlay_lines)
+        pygame.display.flip()
+        self._frames += 1
+        return self._pump_events()
+
+    def last_frame(self) -> pygame.Surface:
+        """A copy of the frame presented last."""
+        self._check_open()
+        if self._frames == 0:
+            raise RuntimeError("no frame has been presented yet")
+        return self._screen.copy()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._cache.clear()
+        self._fonts.clear()
+        pygame.font.quit()
+        pygame.display.quit()
+
+    def __enter__(self) -> PygamePlayer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the player is closed")
+
+    def _surface_for(self, item: ContentItem) -> pygame.Surface:
+        self._check_open()
+        surface = self._cache.get(item)
+        if surface is not None:
+            self._cache.move_to_end(item)
+            return surface
+        surface = self._render(item)
+        self._cache[item] = surface
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return surface
+
+    def _render(self, item: ContentItem) -> pygame.Surface:
+        if item.kind is ContentKind.TEXT:
+            return self._card(item)
+        if item.kind is ContentKind.VIDEO:
+            log.warning("item %s: video playback is not supported yet; showing a title card", item.item_id)
+            return self._card(item)
+        try:
+            image = pygame.image.load(item.path)
+            if image.get_width() == 0 or image.get_height() == 0:
+                raise pygame.error("image has no pixels")
+            return self._letterboxed(image.convert_alpha())
+        except (pygame.error, OSError) as exc:
+            log.warning("item %s: cannot load %r (%s); showing a title card", item.item_id, item.path, exc)
+            return self._card(item)
+
+    def _letterboxed(self, image: pygame.Surface) -> pygame.Surface:
+        width, height = self.size
+        scale = min(width / image.get_width(), height / image.get_height())
+        scaled_size = (max(1, round(image.get_width() * scale)), max(1, round(image.get_height() * scale)))
+        scaled = pygame.transform.smoothscale(image, scaled_size)
+        frame = pygame.Surface(self.size).convert()
+        frame.fill(LETTERBOX_COLOR)
+        frame.blit(scaled, scaled.get_rect(center=(width // 2, height // 2)))
+        return frame
+
+    def _card(self, item: ContentItem) -> pygame.Surface:
+        """A full-screen card with the item's title (or id) on a colour chosen from its id."""
+        width, height = self.size
+        frame = pygame.Surface(self.size).convert()
+        frame.fill(_CARD_COLORS[zlib.crc32(item.item_id.encode()) % len(_CARD_COLORS)])
+        font = self._font(max(16, height // 8))
+        lines = _wrap(item.title or item.item_id, font, int(width * 0.85))
+        line_height = font.get_linesize()
+        top = (height - line_height * len(lines)) // 2
+        for index, line in enumerate(lines):
+            text = font.render(line, True, (250, 250, 250))
+            if text.get_width() > width - 8:  # one word wider than the screen: shrink it to fit
+                scale = (width - 8) / text.get_width()
+                text = pygame.transform.smoothscale(text, (width - 8, max(1, round(text.get_height() * scale))))
+            frame.blit(text, text.get_rect(midtop=(width // 2, top + index * line_height)))
+        if item.advertiser:
+            small = self._font(max(12, height // 24))
+            text = small.render(item.advertiser, True, (220, 220, 230))
+            frame.blit(text, text.get_rect(midbottom=(width // 2, height - height // 16)))
+        return frame
+
+    def _draw_overlay(self, lines: Sequence[str]) -> None:
+        font = self._font(max(14, self._config.height // 30))
+        rendered = [font.render(line, True, (240, 240, 240)) for line in lines]
+        pad = max(4, font.get_linesize() // 3)
+        box_w = max(text.get_width() for text in rendered) + 2 * pad
+        box_h = font.get_linesize() * len(rendered) + 2 * pad
+        box = pygame.Surface((box_w, box_h), pygame.SRCALPHA)
+        box.fill(_OVERLAY_BG)
+        for index, text in enumerate(rendered):
+            box.blit(text, (pad, pad + index * font.get_linesize()))
+        self._screen.blit(box, (pad, self._config.height - box_h - pad))
+
+    def _font(self, size: int) -> pygame.font.Font:
+        font = self._fonts.get(size)
+        if font is None:
+            font = self._fonts[size] = pygame.font.Font(None, size)
+        return font
+
+    def _pump_events(self) -> bool:
+        keep_going = True
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key in _QUIT_KEYS):
+                keep_going = False
+        return keep_going
+
+
+def _wrap(text: str, font: pygame.font.Font, max_width: int) -> list[str]:
+    """Greedy word wrap; a single word wider than the line stays on its own line."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and font.size(candidate)[0] > max_width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines or [text]

@@ -1,0 +1,198 @@
+"""The attention report, read back from a database: what advertisers and operators look at first.
+
+Rates carry 95% Wilson score intervals, which stay inside [0, 1] and behave on small counts.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+    low: float
+    high: float
+
+    @property
+    def value(self) -> float | None:
+        return self.numerator / self.denominator if self.denominator else None
+
+    def __str__(self) -> str:
+        if not self.denominator:
+            return "n/a (no data)"
+        return f"{100 * self.numerator / self.denominator:5.1f}%  [{100 * self.low:.1f}-{100 * self.high:.1f}]"
+
+
+def wilson(successes: int, trials: int, z: float = 1.96) -> Rate:
+    if trials <= 0:
+        return Rate(successes, trials, 0.0, 1.0)
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return Rate(successes, trials, max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    item_id: str
+    plays: int
+    seconds_on_screen: float
+    exposures: int
+    watchers: int
+    attention_s: float
+    held: int
+
+    @property
+    def hold_rate(self) -> Rate:
+        return wilson(self.held, self.watchers)
+
+
+@dataclass(frozen=True)
+class Report:
+    database: str
+    sessions: int
+    decisions: int
+    plays: int
+    open_rows: int
+    viewers: int
+    passers_by: int
+    watchers: int
+    held_watchers: int
+    attention_s: float
+    dwell_s: float
+    items: tuple[ItemLine, ...]
+
+    @property
+    def notice_rate(self) -> Rate:
+        return wilson(self.watchers, self.passers_by)
+
+    @property
+    def hold_rate(self) -> Rate:
+        return wilson(self.held_watchers, self.watchers)
+
+    @property
+    def attraction_ratio(self) -> float | None:
+        return self.attention_s / self.dwell_s if self.dwell_s > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["notice_rate"] = asdict(self.notice_rate) | {"value": self.notice_rate.value}
+        data["hold_rate"] = asdict(self.hold_rate) | {"value": self.hold_rate.value}
+        data["attraction_ratio"] = self.attraction_ratio
+        return data
+
+
+class ReportError(Exception):
+    pass
+
+
+def _scalar(db: sqlite_utils.Database, sql: str, session_id: str | None) -> Any:
+    return db.execute(sql, {"session": session_id}).fetchone()[0]
+
+
+_IN_SESSION = "(:session IS NULL OR session_id = :session)"
+
+
+def build_report(path: str | Path, *, session_id: str | None = None) -> Report:
+    """Read the metrics from a signage database (read-only; safe while the engine is writing).
+
+    With `session_id`, only that engine session counts; otherwise every session in the file."""
+    if not Path(path).is_file():
+        raise ReportError(f"no database at {path}")
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        db = sqlite_utils.Database(conn)
+        if "plays" not in db.table_names():
+            raise ReportError(f"{path} is not a signage database (no plays table)")
+        return _read(db, str(path), session_id)
+    except sqlite3.DatabaseError as exc:
+        raise ReportError(f"cannot read {path}: {exc}") from exc
+
+
+def _read(db: sqlite_utils.Database, name: str, session_id: str | None) -> Report:
+    s = _IN_SESSION
+    item_rows = db.execute(
+        f"""
+        WITH p AS (
+          SELECT item_id, COUNT(*) AS plays, SUM(COALESCE(ended_mono - started_mono, 0)) AS secs
+          FROM plays WHERE {s} GROUP BY item_id
+        ), e AS (
+          SELECT x.item_id, COUNT(*) AS exposures,
+                 COUNT(DISTINCT CASE WHEN v.is_watcher = 1 AND x.attention_s > 0 THEN x.viewer_id END) AS watchers,
+                 SUM(x.attention_s) AS attention,
+                 COUNT(DISTINCT CASE WHEN v.is_watcher = 1 AND x.held = 1 THEN x.viewer_id END) AS held
+          FROM exposures x JOIN viewers v ON v.id = x.viewer_id
+          WHERE (:session IS NULL OR x.session_id = :session)
+          GROUP BY x.item_id
+        )
+        SELECT p.item_id, p.plays, p.secs, COALESCE(e.exposures, 0), COALESCE(e.watchers, 0),
+               COALESCE(e.attention, 0), COALESCE(e.held, 0)
+        FROM p LEFT JOIN e ON e.item_id = p.item_id
+        ORDER BY p.item_id
+        """,
+        {"session": session_id},
+    ).fetchall()
+    items = tuple(
+        ItemLine(item_id, plays, float(secs or 0), exposures, watchers, float(attention), held)
+        for item_id, plays, secs, exposures, watchers, attention, held in item_rows
+    )
+    open_rows = sum(
+        _scalar(db, f"SELECT COUNT(*) FROM {t} WHERE status = 'open' AND {s}", session_id)
+        for t in ("plays", "viewers", "exposures")
+    )
+    return Report(
+        database=name,
+        sessions=_scalar(db, "SELECT COUNT(*) FROM sessions WHERE (:session IS NULL OR id = :session)", session_id),
+        decisions=_scalar(db, f"SELECT COUNT(*) FROM decisions WHERE {s}", session_id),
+        plays=_scalar(db, f"SELECT COUNT(*) FROM plays WHERE {s}", session_id),
+        open_rows=open_rows,
+        viewers=_scalar(db, f"SELECT COUNT(*) FROM viewers WHERE {s}", session_id),
+        passers_by=_scalar(db, f"SELECT COUNT(*) FROM viewers WHERE is_passer_by = 1 AND {s}", session_id),
+        watchers=_scalar(db, f"SELECT COUNT(*) FROM viewers WHERE is_watcher = 1 AND {s}", session_id),
+        held_watchers=_scalar(
+            db,
+            "SELECT COUNT(DISTINCT v.id) FROM viewers v JOIN exposures x ON x.viewer_id = v.id "
+            "WHERE v.is_watcher = 1 AND x.held = 1 AND (:session IS NULL OR v.session_id = :session)",
+            session_id,
+        ),
+        attention_s=float(
+            _scalar(db, f"SELECT COALESCE(SUM(attention_s), 0) FROM viewers WHERE is_passer_by = 1 AND {s}", session_id)
+        ),
+        dwell_s=float(
+            _scalar(db, f"SELECT COALESCE(SUM(dwell_s), 0) FROM viewers WHERE is_passer_by = 1 AND {s}", session_id)
+        ),
+        items=items,
+    )
+
+
+def format_report(report: Report) -> str:
+    ratio = report.attraction_ratio
+    lines = [
+        f"signage report: {report.database}",
+        f"  sessions {report.sessions}   decisions {report.decisions}   plays {report.plays}"
+        + (f"   open rows {report.open_rows}" if report.open_rows else ""),
+        f"  passers-by (OTS)  {report.passers_by:7d}      (tracked people: {report.viewers})",
+        f"  watchers          {report.watchers:7d}",
+        f"  notice rate       {report.notice_rate}   watchers / passers-by, 95% interval",
+        f"  hold rate         {report.hold_rate}   watchers held on one item / watchers",
+        f"  attention         {report.attention_s:9.1f} s of {report.dwell_s:.1f} s dwell"
+        + (f"   (attraction ratio {ratio:.3f})" if ratio is not None else ""),
+        "",
+        f"  {'item':<18} {'plays':>6} {'on screen s':>12} {'exposures':>10} {'watchers':>9} "
+        f"{'attention s':>12} {'held':>5}  hold rate",
+    ]
+    for item in report.items:
+        lines.append(
+            f"  {item.item_id:<18} {item.plays:>6} {item.seconds_on_screen:>12.1f} {item.exposures:>10} "
+            f"{item.watchers:>9} {item.attention_s:>12.1f} {item.held:>5}  {item.hold_rate}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,446 @@
+"""The virtual store: simulated shoppers in front of the screen, observed as a tracker would report them.
+
+`VirtualStore.step` is called once per tick with what is on screen and returns the `Observation` the audience
+stage would get from camera + perception + tracking. `VirtualStore.truth` says what really happened.
+
+Randomness: one `SeedSequence` from `config.seed`, spawned into two independent generators owned by the instance.
+The population stream draws arrivals, who arrives (identities, tastes, returning or not), their paths and what
+perception makes of them; the behaviour stream draws reactions to the screen and per-tick sensor noise. So the
+same seed brings the same shoppers along the same paths whatever is shown, and runs that show different content
+differ only in how people react: paired comparisons of content or policies need few people.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from signage.config.sim import SimConfig
+from signage.sim.arrivals import ArrivalProcess
+from signage.sim.shoppers import (
+    MAX_DEPTH_M,
+    NAN,
+    Group,
+    Member,
+    Mode,
+    NoiseStream,
+    Population,
+    Shopper,
+    body_box,
+    clip,
+)
+from signage.sim.tastes import TasteModel
+from signage.sim.truth import FACING_MAX_DEG, SimTruth, VisitRecord, WatchEnd, WatchRecord
+from signage.types import Attributes, ContentItem, Direction, Observation, Tracks
+
+MAX_STAY_S = 300.0  # after this long in view nobody notices anything new, so every visit ends
+REFRACTORY_S = 3.0  # after watching, no new noticing for this long
+WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
+MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
+
+_EMPTY_TRACKS = Tracks.empty()
+
+
+class VirtualStore:
+    """Shoppers who pass, notice the screen, watch what interests them, and leave."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        start_utc: datetime,
+        timezone: str,
+        items: Sequence[ContentItem],
+        reid_recall: float = 0.9,
+        reid_false_positive: float = 0.01,
+        approach_share: float = 0.1,
+        leave_share: float = 0.25,
+        glance_rate_per_s: float = 0.05,
+        unknown_age_share: float = 0.06,
+    ) -> None:
+        if start_utc.tzinfo is None:
+            raise ValueError("VirtualStore: start_utc must be timezone-aware")
+        for name, value in (
+            ("reid_recall", reid_recall),
+            ("reid_false_positive", reid_false_positive),
+            ("approach_share", approach_share),
+            ("leave_share", leave_share),
+            ("unknown_age_share", unknown_age_share),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"VirtualStore: {name} must be in [0, 1], got {value}")
+        if not 0.0 <= glance_rate_per_s <= 10.0:
+            raise ValueError(f"VirtualStore: glance_rate_per_s must be in [0, 10], got {glance_rate_per_s}")
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"VirtualStore: unknown time zone {timezone!r}") from error
+        self.config = config
+        self.start_utc = start_utc
+        self.timezone = timezone
+        self.items: tuple[ContentItem, ...] = tuple(items)
+        self._approach_share = approach_share
+        self._leave_share = leave_share
+        self._glance_rate_per_s = glance_rate_per_s
+        population_seed, behaviour_seed = np.random.SeedSequence(config.seed).spawn(2)
+        population_rng = np.random.default_rng(population_seed)
+        self._behaviour_rng = np.random.default_rng(behaviour_seed)
+        self._noise = NoiseStream(self._behaviour_rng)
+        self._tastes = TasteModel(self.items)
+        self._population = Population(
+            population_rng,
+            self._tastes,
+            attribute_noise=config.attribute_noise,
+            unknown_age_share=unknown_age_share,
+            reid_recall=reid_recall,
+            reid_false_positive=reid_false_positive,
+        )
+        self._population_rng = population_rng
+        self._arrivals = ArrivalProcess(config.arrivals_per_hour, zone, population_rng)
+        weights = np.asarray(config.group_size_weights, dtype=float)
+        self._size_p = weights / weights.sum()
+        self._groups: list[Group] = []
+        self._past_groups: list[tuple[Shopper, ...]] = []
+        self._present_shoppers: set[int] = set()
+        self._visits: list[VisitRecord] = []
+        self._watches: list[WatchRecord] = []
+        self._arrival_times: list[float] = []
+        self._next_track_id = 1
+        self._next_group_id = 1
+        self._last_t: float | None = None
+        self._missed = 0
+        self._notice_p: tuple[float, float] = (-1.0, 0.0)  # (hazard * dt, probability) cache
+
+    # -- public -------------------------------------------------------------------------------------------------
+
+    def step(self, t_mono: float, t_utc: datetime, showing: ContentItem | None) -> Observation:
+        """Advance to t_mono (one tick after the previous call) and return what the camera pipeline would see."""
+        if t_utc.tzinfo is None:
+            raise ValueError("VirtualStore.step: t_utc must be timezone-aware")
+        last = self._last_t
+        if last is not None and t_mono <= last:
+            raise ValueError(f"VirtualStore.step: t_mono must increase, got {t_mono} after {last}")
+        dt = self.config.tick_s if last is None else t_mono - last
+        self._last_t = t_mono
+        for arrived in self._arrivals.due(t_mono, t_utc):
+            self._groups.append(self._new_group(arrived))
+        if not self._groups:
+            return Observation(t_mono, t_utc, _EMPTY_TRACKS)
+
+        p_notice = 0.0
+        if showing is not None:
+            hazard = self.config.notice_rate_per_s * dt
+            if showing.motion:
+                hazard *= self.config.motion_notice_effect
+            if hazard != self._notice_p[0]:
+                self._notice_p = (hazard, -math.expm1(-hazard))
+            p_notice = self._notice_p[1]
+        p_glance = -math.expm1(-self._glance_rate_per_s * dt)
+
+        ids: list[int] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        poses: list[tuple[float, float, float]] = []
+        returning: list[bool] = []
+        group_ids: list[int] = []
+        attributes: list[Attributes] = []
+        directions: list[Direction] = []
+        finished: list[Group] = []
+        for group in self._groups:
+            self._move(group, dt)
+            present = self._behave(group, t_mono, dt, showing, p_notice, p_glance)
+            self._update_mode(group, t_mono)
+            width = self.config.field_width_m
+            noise = self._noise
+            miss_rate = self.config.detection_miss_rate
+            for member in present:
+                yaw, pitch, roll, direction = self._pose(member, group, t_mono)
+                visit = member.visit
+                assert visit is not None
+                if yaw == yaw and abs(yaw) <= FACING_MAX_DEG and abs(pitch) <= FACING_MAX_DEG:
+                    visit.facing_s += dt
+                box = body_box(
+                    group.x + member.offset_x,
+                    group.depth + member.depth_offset,
+                    member.shopper.height_m,
+                    width,
+                    1.5 * noise.z(),
+                    1.5 * noise.z(),
+                )
+                if noise.u() < miss_rate:
+                    self._missed += 1
+                    continue
+                ids.append(visit.track_id)
+                boxes.append(box)
+                poses.append((yaw, pitch, roll))
+                returning.append(member.flagged_returning)
+                group_ids.append(visit.group_id)
+                attributes.append(member.observed)
+                directions.append(direction)
+            if all(m.gone for m in group.members):
+                finished.append(group)
+        for group in finished:
+            self._finish(group)
+        if not ids:
+            return Observation(t_mono, t_utc, _EMPTY_TRACKS)
+        tracks = Tracks(
+            ids=np.array(ids, dtype=np.int64),
+            boxes=np.array(boxes, dtype=np.float32),
+            head_pose=np.array(poses, dtype=np.float32),
+            returning=np.array(returning, dtype=np.bool_),
+            group_ids=np.array(group_ids, dtype=np.int64),
+            attributes=tuple(attributes),
+            directions=tuple(directions),
+        )
+        return Observation(t_mono, t_utc, tracks)
+
+    def truth(self) -> SimTruth:
+        """Ground truth so far (a snapshot: later steps do not change it)."""
+        shoppers = self._population.shoppers
+        visits = []
+        for record in self._visits:
+            shopper = shoppers[record.shopper_id]
+            relevance = {item.item_id: self._relevance(shopper, item) for item in self.items}
+            visits.append(record.freeze(relevance))
+        return SimTruth(
+            t_mono=self._last_t,
+            visits=tuple(visits),
+            watches=tuple(w.freeze() for w in self._watches),
+            group_arrivals_mono=tuple(self._arrival_times),
+            shoppers=len(self._population.shoppers),
+            missed_detections=self._missed,
+        )
+
+    def relevance(self, shopper_id: int, item: ContentItem) -> float:
+        """The hidden relevance of an item to a shopper seen so far (for tests and reports)."""
+        return self._relevance(self._population.shoppers[shopper_id], item)
+
+    # -- arrivals and departures --------------------------------------------------------------------------------
+
+    def _new_group(self, arrived_mono: float) -> Group:
+        rng = self._population_rng
+        self._arrival_times.append(arrived_mono)
+        size = 1 + int(rng.choice(len(self._size_p), p=self._size_p))
+        shoppers: tuple[Shopper, ...] | None = None
+        if rng.random() < self.config.returning_share and self._past_groups:
+            for _ in range(4):  # a few tries to find a past group none of whom is in the store now
+                candidate = self._past_groups[int(rng.integers(len(self._past_groups)))]
+                if not any(s.shopper_id in self._present_shoppers for s in candidate):
+                    shoppers = candidate
+                    break
+        if shoppers is None:
+            roles = ["solo"] if size == 1 else ["leader"] + ["companion"] * (size - 1)
+            shoppers = tuple(self._population.new_shopper(role) for role in roles)
+        group_id = -1
+        if len(shoppers) > 1:
+            group_id = self._next_group_id
+            self._next_group_id += 1
+        self._present_shoppers.update(s.shopper_id for s in shoppers)
+        return self._population.new_group(
+            shoppers,
+            group_id=group_id,
+            arrived_mono=arrived_mono,
+            width_m=self.config.field_width_m,
+            speed_m_s=self.config.walk_speed_m_s,
+            approach_share=self._approach_share,
+            leave_share=self._leave_share,
+        )
+
+    def _finish(self, group: Group) -> None:
+        self._groups.remove(group)
+        shoppers = tuple(m.shopper for m in group.members)
+        self._present_shoppers.difference_update(s.shopper_id for s in shoppers)
+        if all(s.visits == 1 for s in shoppers):  # first visit of these shoppers: they may come back
+            self._past_groups.append(shoppers)
+
+    def _enter(self, member: Member, group: Group, t_mono: float) -> VisitRecord:
+        if group.mode is Mode.APPROACH:
+            direction = Direction.APPROACHING
+        else:
+            direction = Direction.LEFT_TO_RIGHT if group.direction > 0 else Direction.RIGHT_TO_LEFT
+        visit = VisitRecord(
+            track_id=self._next_track_id,
+            shopper_id=member.shopper.shopper_id,
+            group_id=group.group_id,
+            group_size=len(group.members),
+            attributes=member.shopper.true_attributes,
+            observed=member.observed,
+            returning=member.returning,
+            flagged_returning=member.flagged_returning,
+            direction=direction,
+            entered_mono=t_mono,
+        )
+        self._next_track_id += 1
+        self._visits.append(visit)
+        member.visit = visit
+        return visit
+
+    def _leave(self, member: Member, t_mono: float) -> None:
+        if member.episode is not None:
+            self._end_watch(member, t_mono, WatchEnd.DONE)
+        assert member.visit is not None
+        member.visit.left_mono = t_mono
+        member.gone = True
+
+    # -- movement and behaviour ---------------------------------------------------------------------------------
+
+    def _move(self, group: Group, dt: float) -> None:
+        mode = group.mode
+        if mode is Mode.WALK:
+            group.x += group.direction * group.speed * dt
+        elif mode is Mode.APPROACH:
+            group.depth -= 0.7 * group.speed * dt
+            if group.depth <= group.near_depth:
+                group.depth = group.near_depth
+                group.mode = Mode.WALK
+                group.direction = group.turn_direction
+        elif mode is Mode.LEAVE:
+            group.depth += 0.8 * group.speed * dt
+
+    def _relevance(self, shopper: Shopper, item: ContentItem) -> float:
+        cache = shopper.relevance_cache
+        value = cache.get(item)
+        if value is None:
+            value = self._tastes.relevance(shopper.tastes, shopper.age_band, shopper.gender, item)
+            cache[item] = value
+        return value
+
+    def _behave(
+        self, group: Group, t_mono: float, dt: float, showing: ContentItem | None, p_notice: float, p_glance: float
+    ) -> list[Member]:
+        """Enter, leave, notice, watch, stop watching: returns the members in view after this tick."""
+        width = self.config.field_width_m
+        noise = self._noise
+        present: list[Member] = []
+        leaving = group.mode is Mode.LEAVE
+        for member in group.members:
+            if member.gone:
+                continue
+            x = group.x + member.offset_x
+            visible = 0.0 <= x <= width and group.depth + member.depth_offset <= MAX_DEPTH_M
+            visit = member.visit
+            if not visible:
+                if visit is not None:
+                    self._leave(member, t_mono)
+                elif leaving:  # never came into view; now never will
+                    member.gone = True
+                continue
+            if visit is None:
+                visit = self._enter(member, group, t_mono)
+            present.append(member)
+            visit.in_view_s += dt
+            u_act, u_glance = noise.u(), noise.u()
+            episode = member.episode
+            if episode is not None:
+                if showing is None:
+                    self._end_watch(member, t_mono, WatchEnd.SCREEN_BLANK)
+                    self._start_away(member, group, t_mono)
+                elif showing.item_id != episode.item_id:
+                    self._end_watch(member, t_mono, WatchEnd.ITEM_CHANGED)
+                    relevance = self._relevance(member.shopper, showing)
+                    if u_act < relevance:
+                        self._start_watch(member, showing, t_mono, relevance, noticed=False)
+                    else:
+                        self._start_away(member, group, t_mono)
+                elif t_mono >= member.watch_until:
+                    self._end_watch(member, t_mono, WatchEnd.DONE)
+                    self._start_away(member, group, t_mono)
+            elif (
+                showing is not None
+                and not leaving
+                and t_mono >= member.refractory_until
+                and t_mono - visit.entered_mono <= MAX_STAY_S
+            ):
+                item_id = showing.item_id
+                visit.exposure_s[item_id] = visit.exposure_s.get(item_id, 0.0) + dt
+                if u_act < p_notice:
+                    visit.notices[item_id] = visit.notices.get(item_id, 0) + 1
+                    self._start_watch(member, showing, t_mono, self._relevance(member.shopper, showing), noticed=True)
+                elif u_glance < p_glance and t_mono >= member.glance_until:
+                    member.glance_until = t_mono + 0.2 + 0.4 * noise.u()
+                    member.glance_yaw = 30.0 * noise.u() - 15.0
+            if member.episode is not None:
+                item_id = member.episode.item_id
+                visit.watch_s[item_id] = visit.watch_s.get(item_id, 0.0) + dt
+        return present
+
+    def _start_watch(
+        self, member: Member, item: ContentItem, t_mono: float, relevance: float, *, noticed: bool
+    ) -> None:
+        config = self.config
+        mean = config.base_watch_s * (1.0 + (config.relevance_hold_effect - 1.0) * relevance)
+        duration = min(float(self._behaviour_rng.gamma(WATCH_SHAPE, mean / WATCH_SHAPE)), MAX_WATCH_FACTOR * mean)
+        assert member.visit is not None
+        episode = WatchRecord(member.visit.track_id, item.item_id, t_mono, relevance, noticed)
+        self._watches.append(episode)
+        member.episode = episode
+        member.watch_until = t_mono + duration
+        member.off_yaw = 16.0 * self._noise.u() - 8.0
+        member.off_pitch = 12.0 * self._noise.u() - 6.0
+        member.glance_until = 0.0
+
+    def _end_watch(self, member: Member, t_mono: float, end: WatchEnd) -> None:
+        episode = member.episode
+        assert episode is not None
+        episode.end_mono = t_mono
+        episode.end = end
+        member.episode = None
+
+    def _start_away(self, member: Member, group: Group, t_mono: float) -> None:
+        member.away_until = t_mono + 0.3 + 0.5 * self._noise.u()
+        member.away_yaw = group.direction * (30.0 + 15.0 * self._noise.u())
+        member.refractory_until = t_mono + REFRACTORY_S
+
+    def _update_mode(self, group: Group, t_mono: float) -> None:
+        watching = any(m.episode is not None for m in group.members)
+        if watching:
+            if group.mode is Mode.WALK or group.mode is Mode.APPROACH:
+                group.resume_mode = group.mode
+                group.mode = Mode.STAND
+        elif group.mode is Mode.STAND and not any(t_mono < m.away_until for m in group.members if not m.gone):
+            if group.leaves_after_stop:
+                group.mode = Mode.LEAVE
+            else:
+                group.mode = Mode.WALK
+                if group.resume_mode is Mode.APPROACH:
+                    group.direction = group.turn_direction
+
+    def _pose(self, member: Member, group: Group, t_mono: float) -> tuple[float, float, float, Direction]:
+        """Head pose (yaw, pitch, roll in degrees; NaN when no face is seen) and the direction of movement.
+
+        Yaw 0 faces the camera on the screen; a person crossing left to right turns yaw positive.
+        """
+        noise = self._noise
+        z1, z2, z3 = noise.z(), noise.z(), noise.z()
+        mode = group.mode
+        if mode is Mode.WALK:
+            direction = Direction.LEFT_TO_RIGHT if group.direction > 0 else Direction.RIGHT_TO_LEFT
+        elif mode is Mode.APPROACH:
+            direction = Direction.APPROACHING
+        elif mode is Mode.LEAVE:
+            direction = Direction.LEAVING
+        else:
+            direction = Direction.STANDING
+        if member.episode is not None:
+            return (
+                member.off_yaw + clip(3.0 * z1, 5.0),
+                member.off_pitch + clip(3.0 * z2, 5.0),
+                4.0 * z3,
+                direction,
+            )
+        if t_mono < member.away_until:
+            return member.away_yaw + 4.0 * z1, -4.0 + 3.0 * z2, 3.0 * z3, direction
+        if mode is Mode.LEAVE:
+            return NAN, NAN, NAN, direction
+        if t_mono < member.glance_until:
+            return member.glance_yaw + 2.0 * z1, -3.0 + 2.0 * z2, 3.0 * z3, direction
+        if mode is Mode.WALK:
+            if member.face_hidden_walking:
+                return NAN, NAN, NAN, direction
+            return group.direction * (member.walk_yaw + 5.0 * z1), -5.0 + 4.0 * z2, 3.0 * z3, direction
+        if mode is Mode.APPROACH:
+            return member.approach_yaw + 6.0 * z1, -3.0 + 4.0 * z2, 3.0 * z3, direction
+        return member.wait_yaw + 5.0 * z1, -3.0 + 3.0 * z2, 3.0 * z3, direction

@@ -1,0 +1,142 @@
+"""Hidden tastes: how much each simulated shopper likes each content item.
+
+An item is described by features derived from its manifest entry: a bias (always 1), its category (one-hot), its
+tags (each 1/len(tags), so a long tag list does not outweigh the category) and whether it moves. A shopper's taste
+is one weight per feature: a mean that depends on age band and gender (kids like toys, adults coffee, seniors
+finance less), plus individual noise. Relevance of an item to a shopper is sigmoid(taste · features), in [0, 1].
+
+Means come from keyword rules matched against the category and tag text, so any content pool gets plausible tastes
+without configuration. Features first seen on an item that was not in the pool at construction get the
+demographic mean only (no individual noise), which keeps relevance a pure function of shopper and item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from signage.types import AgeBand, ContentItem, Gender
+
+Vector = npt.NDArray[np.float64]
+
+BIAS_FEATURE = "bias"
+MOTION_FEATURE = "motion"
+BIAS_MEAN = -0.6
+BIAS_SD = 0.5
+FEATURE_SD = 0.8
+
+_AGES = (AgeBand.CHILD, AgeBand.TEEN, AgeBand.YOUNG_ADULT, AgeBand.ADULT, AgeBand.SENIOR)
+
+
+@dataclass(frozen=True)
+class TasteRule:
+    """Mean taste added to every category or tag feature whose text contains one of the keywords."""
+
+    keywords: tuple[str, ...]
+    by_age: Mapping[AgeBand, float]
+    female: float = 0.0
+    male: float = 0.0
+
+    def mean(self, age: AgeBand, gender: Gender) -> float:
+        extra = self.female if gender is Gender.FEMALE else self.male if gender is Gender.MALE else 0.0
+        return self.by_age.get(age, 0.0) + extra
+
+
+def _rule(
+    keywords: tuple[str, ...], ages: tuple[float, float, float, float, float], *, female: float = 0.0, male: float = 0.0
+) -> TasteRule:
+    return TasteRule(keywords, dict(zip(_AGES, ages, strict=True)), female, male)
+
+
+#                      child teen  young adult senior
+RULES: tuple[TasteRule, ...] = (
+    _rule(("toy", "kid", "child", "lego", "candy", "sweet", "cartoon"), (2.5, 0.6, -0.4, 0.0, -0.3)),
+    _rule(("coffee", "espresso", "tea", "cafe", "café"), (-1.5, 0.0, 1.2, 1.6, 1.0)),
+    _rule(("financ", "bank", "credit", "loan", "insurance", "invest", "mortgage"), (-2.0, -1.5, 0.0, 0.6, -1.0)),
+    _rule(("alcohol", "beer", "wine", "spirits", "liquor"), (-2.5, -1.5, 1.0, 0.6, 0.0), male=0.3),
+    _rule(
+        ("fashion", "beauty", "cosmetic", "clothing", "apparel", "shoe"),
+        (-0.5, 1.0, 1.2, 0.3, -0.3),
+        female=0.6,
+        male=-0.3,
+    ),
+    _rule(("tech", "electronic", "phone", "gaming", "gadget", "computer"), (0.8, 1.5, 1.0, 0.2, -0.8), male=0.4),
+    _rule(("sport", "fitness", "outdoor", "running", "gym"), (0.3, 0.8, 1.0, 0.3, -0.4), male=0.3),
+    _rule(
+        ("food", "grocer", "bakery", "snack", "fruit", "pizza", "burger", "ice cream", "lunch", "deli"),
+        (1.0, 0.8, 0.6, 0.5, 0.4),
+    ),
+    _rule(("health", "pharma", "vitamin", "medic", "wellness"), (-0.8, -0.5, 0.0, 0.5, 1.4)),
+    _rule(("home", "garden", "furniture", "kitchen", "diy"), (-0.8, -0.5, 0.2, 0.8, 0.8)),
+    _rule(("travel", "holiday", "vacation", "flight"), (0.0, 0.2, 0.8, 0.8, 0.6)),
+)
+MOTION_MEANS: Mapping[AgeBand, float] = dict(zip(_AGES, (0.6, 0.3, 0.1, 0.0, -0.2), strict=True))
+
+
+def item_features(item: ContentItem) -> dict[str, float]:
+    """The feature values of one item: bias, category one-hot, tags sharing a weight of 1, motion."""
+    values = {BIAS_FEATURE: 1.0, f"category:{item.category.strip().lower()}": 1.0}
+    tags = [tag.strip().lower() for tag in item.tags]
+    for tag in tags:
+        key = f"tag:{tag}"
+        values[key] = values.get(key, 0.0) + 1.0 / len(tags)
+    if item.motion:
+        values[MOTION_FEATURE] = 1.0
+    return values
+
+
+def mean_taste(feature: str, age: AgeBand, gender: Gender) -> float:
+    """The population mean of one taste weight for people of this age band and gender."""
+    if feature == BIAS_FEATURE:
+        return BIAS_MEAN
+    if feature == MOTION_FEATURE:
+        return MOTION_MEANS.get(age, 0.0)
+    text = feature.split(":", 1)[-1]
+    return sum(rule.mean(age, gender) for rule in RULES if any(k in text for k in rule.keywords))
+
+
+def sigmoid(value: float) -> float:
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    e = math.exp(value)
+    return e / (1.0 + e)
+
+
+class TasteModel:
+    """The feature space of a content pool and the draw of one shopper's tastes over it."""
+
+    def __init__(self, items: Sequence[ContentItem]) -> None:
+        names = {BIAS_FEATURE, MOTION_FEATURE}
+        for item in items:
+            names.update(item_features(item))
+        self.features: tuple[str, ...] = tuple(sorted(names))
+        self._index = {name: i for i, name in enumerate(self.features)}
+        self._sd = np.array([BIAS_SD if n == BIAS_FEATURE else FEATURE_SD for n in self.features])
+        self._means: dict[tuple[AgeBand, Gender], Vector] = {}
+
+    def means(self, age: AgeBand, gender: Gender) -> Vector:
+        key = (age, gender)
+        cached = self._means.get(key)
+        if cached is None:
+            cached = np.array([mean_taste(name, age, gender) for name in self.features])
+            cached.setflags(write=False)
+            self._means[key] = cached
+        return cached
+
+    def draw(self, rng: np.random.Generator, age: AgeBand, gender: Gender) -> Vector:
+        tastes: Vector = self.means(age, gender) + rng.standard_normal(len(self.features)) * self._sd
+        tastes.setflags(write=False)
+        return tastes
+
+    def relevance(self, tastes: Vector, age: AgeBand, gender: Gender, item: ContentItem) -> float:
+        """sigmoid(taste · features); features unknown to the pool use the demographic mean."""
+        total = 0.0
+        for name, value in item_features(item).items():
+            i = self._index.get(name)
+            weight = float(tastes[i]) if i is not None else mean_taste(name, age, gender)
+            total += weight * value
+        return sigmoid(total)

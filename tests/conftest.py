@@ -1,0 +1,5 @@
+"""Shared test setup: pygame runs offscreen."""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")

@@ -1,0 +1,184 @@
+"""The content pool loader: the sample pool, and every way a manifest can be wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signage.content import ContentPool, PoolError, load_pool
+from signage.types import ContentItem, ContentKind
+
+SAMPLE_POOL = Path(__file__).resolve().parent.parent / "content" / "pool.toml"
+
+GOOD_ITEM = """
+[[item]]
+id = "a"
+file = "a.png"
+kind = "image"
+duration_s = 8
+advertiser = "Acme"
+category = "food"
+tags = ["coffee", "warm"]
+"""
+
+
+def write_pool(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "a.png").write_bytes(b"not read by the loader")
+    manifest = tmp_path / "pool.toml"
+    manifest.write_text(text, encoding="utf-8")
+    return manifest
+
+
+def problems_of(manifest: Path) -> list[str]:
+    with pytest.raises(PoolError) as info:
+        load_pool(manifest)
+    assert str(manifest) in str(info.value)
+    for problem in info.value.problems:
+        assert problem in str(info.value)
+    return info.value.problems
+
+
+# --- the sample pool ---------------------------------------------------------------------------------------------
+
+
+def test_sample_pool_loads() -> None:
+    pool = load_pool(SAMPLE_POOL)
+    assert len(pool) == len(pool.items) >= 10
+    assert len(set(pool.ids)) == len(pool.ids)
+    assert pool.base_dir == SAMPLE_POOL.parent
+    images = [item for item in pool if item.kind is ContentKind.IMAGE]
+    assert len(images) >= 10
+    for item in images:
+        path = Path(item.path)
+        assert path.is_file(), item
+        assert path.suffix == ".png"
+        assert path.stat().st_size < 200 * 1024, f"{path.name} is too big for the repository"
+    assert all(6 <= item.duration_s <= 12 for item in pool)
+    assert all(item.tags and all(tag == tag.lower() for tag in item.tags) for item in pool)
+    assert sum(item.motion for item in pool) == 3
+    assert {item.category for item in pool if item.restricted} == {"alcohol", "finance"}
+    assert pool.item("wine-tasting").restricted
+    assert not pool.item("coffee").restricted
+
+
+def test_sample_images_are_small_in_total() -> None:
+    total = sum(path.stat().st_size for path in (SAMPLE_POOL.parent / "images").glob("*.png"))
+    assert 0 < total < 1.5 * 1024 * 1024
+
+
+def test_lookup_by_id_and_unknown_id() -> None:
+    pool = load_pool(SAMPLE_POOL)
+    assert pool.item("coffee").item_id == "coffee"
+    assert pool.ids[0] == pool.items[0].item_id
+    with pytest.raises(KeyError, match="no content item 'nope'"):
+        pool.item("nope")
+
+
+def test_pool_rejects_duplicate_ids_when_built_directly() -> None:
+    item = ContentItem("x", "x.png", ContentKind.IMAGE, 5.0, "Acme", "food")
+    with pytest.raises(ValueError, match="unique"):
+        ContentPool(base_dir=Path(), items=(item, item))
+
+
+def test_paths_resolve_against_the_manifest_not_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = tmp_path / "pool"
+    (sub / "img").mkdir(parents=True)
+    (sub / "img" / "a.png").write_bytes(b"x")
+    manifest = sub / "pool.toml"
+    manifest.write_text(GOOD_ITEM.replace('"a.png"', '"img/a.png"'), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    pool = load_pool(Path("pool/pool.toml"))
+    assert Path(pool.item("a").path) == (sub / "img" / "a.png").resolve()
+    assert pool.base_dir == sub.resolve()
+    item = pool.item("a")
+    assert item.kind is ContentKind.IMAGE
+    assert item.tags == ("coffee", "warm")
+    assert item.duration_s == 8.0
+    assert (item.motion, item.restricted, item.title) == (False, False, "")
+
+
+def test_text_item_needs_no_file(tmp_path: Path) -> None:
+    manifest = write_pool(
+        tmp_path,
+        '[[item]]\nid = "hours"\nkind = "text"\nduration_s = 6\nadvertiser = "Store"\ncategory = "store"\n'
+        'title = "Open 8-21"\n',
+    )
+    item = load_pool(manifest).item("hours")
+    assert item.kind is ContentKind.TEXT
+    assert item.path == ""
+    assert item.title == "Open 8-21"
+
+
+# --- every error path --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(GOOD_ITEM + 'colour = "red"\n', ["item 0 (id 'a'): colour", "unknown key"], id="unknown-key"),
+        pytest.param(GOOD_ITEM.replace('"image"', '"poster"'), ["item 0 (id 'a'): kind", "'poster'"], id="bad-kind"),
+        pytest.param(
+            GOOD_ITEM.replace("duration_s = 8", "duration_s = -3"),
+            ["item 0 (id 'a'): duration_s = -3", "greater than 0"],
+            id="negative-duration",
+        ),
+        pytest.param(
+            GOOD_ITEM.replace("duration_s = 8", 'duration_s = "8"'),
+            ["item 0 (id 'a'): duration_s", "valid number"],
+            id="duration-as-string",
+        ),
+        pytest.param(GOOD_ITEM + 'motion = "yes"\n', ["item 0 (id 'a'): motion", "valid boolean"], id="bool-as-str"),
+        pytest.param(GOOD_ITEM + GOOD_ITEM, ["item 1 (id 'a'): id: duplicate of item 0"], id="duplicate-id"),
+        pytest.param(
+            GOOD_ITEM.replace('"a.png"', '"missing.png"'),
+            ["item 0 (id 'a'): file = 'missing.png': not found"],
+            id="missing-file",
+        ),
+        pytest.param(
+            GOOD_ITEM.replace('file = "a.png"\n', ""),
+            ["item 0 (id 'a'): file: required for kind 'image'"],
+            id="image-without-file",
+        ),
+        pytest.param(
+            GOOD_ITEM.replace('"image"', '"text"').replace('file = "a.png"\n', ""),
+            ["item 0 (id 'a'): title: required for kind 'text'"],
+            id="text-without-title",
+        ),
+        pytest.param(
+            GOOD_ITEM.replace('"warm"', '"Warm Drinks"'),
+            ["item 0 (id 'a'): tags.1 = 'Warm Drinks': a tag must be a short lowercase word"],
+            id="bad-tag",
+        ),
+        pytest.param(GOOD_ITEM.replace('id = "a"\n', ""), ["item 0: id: required key is missing"], id="missing-id"),
+        pytest.param(GOOD_ITEM.replace('id = "a"', 'id = "a b"'), ["item 0 (id 'a b'): id"], id="bad-id"),
+        pytest.param('screen = "x"\n' + GOOD_ITEM, ["screen: unknown top-level key"], id="unknown-top-level"),
+        pytest.param("# nothing here\n", ["no items"], id="empty"),
+        pytest.param(GOOD_ITEM + "[[item]\n", ["not valid TOML"], id="bad-toml"),
+    ],
+)
+def test_each_problem_is_reported(tmp_path: Path, text: str, expected: list[str]) -> None:
+    problems = problems_of(write_pool(tmp_path, text))
+    assert len(problems) == 1, problems
+    for fragment in expected:
+        assert fragment in problems[0]
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope.toml") == ["manifest file not found"]
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        GOOD_ITEM
+        + GOOD_ITEM.replace('id = "a"', 'id = "b"').replace("duration_s = 8", "duration_s = 0")
+        + GOOD_ITEM.replace('id = "a"', 'id = "c"').replace('"a.png"', '"gone.png"') + 'extra = 1\n'
+        + GOOD_ITEM.replace('id = "a"', 'id = "d"').replace('"a.png"', '"gone.png"')
+        + GOOD_ITEM
+    )  # fmt: skip
+    problems = problems_of(write_pool(tmp_path, text))
+    assert len(problems) == 4, problems
+    assert problems[0].startswith("item 1 (id 'b'): duration_s = 0:")
+    assert problems[1].startswith("item 2 (id 'c'): extra = 1: unknown key")
+    assert problems[2].startswith("item 3 (id 'd'): file = 'gone.png': not found")
+    assert problems[3].startswith("item 4 (id 'a'): id: duplicate of item 0")
