@@ -24,9 +24,17 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+class _Formatter(argparse.HelpFormatter):
+    """A fixed width, so the help text is the same on every terminal (the README quotes it; a test compares)."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=100, max_help_position=30)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signage",
+        formatter_class=_Formatter,
         description="Real-time interactive digital signage: measures attention, decides content, logs everything.",
     )
     parser.add_argument("--version", action="version", version=f"signage {__version__}")
@@ -35,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
+        formatter_class=_Formatter,
         help="run the whole engine on a virtual store (no camera needed) and print a report",
         description="Run the closed loop on simulated shoppers: audience, decisions, player, store, report.",
     )
@@ -48,16 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=None, help="seed of the virtual store (default: sim.seed)")
 
     report = commands.add_parser(
-        "report", help="print the attention report of a database", description="Print the attention report."
+        "report",
+        formatter_class=_Formatter,
+        help="print the attention report of a database",
+        description="Print the attention report.",
     )
     report.add_argument("--db", type=Path, required=True, help="database file written by the engine")
     report.add_argument("--session", default=None, help="only this engine session (default: all)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    config = commands.add_parser("config", help="check configuration files", description="Configuration tools.")
+    config = commands.add_parser(
+        "config", formatter_class=_Formatter, help="check configuration files", description="Configuration tools."
+    )
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = config_commands.add_parser(
-        "check", help="validate a config file and list every problem", description="Validate a config file."
+        "check",
+        formatter_class=_Formatter,
+        help="validate a config file and list every problem",
+        description="Validate a config file.",
     )
     check.add_argument("path", type=Path, help="TOML file to check")
     return parser

@@ -30,25 +30,28 @@ class SystemClock:
 
 @dataclass
 class SimClock:
-    """A virtual clock that moves only when told to; both readings advance together."""
+    """A virtual clock that moves only when told to; both readings advance together.
+
+    It counts whole microseconds, so a day of 0.1 s ticks adds up exactly instead of drifting in float sums.
+    """
 
     start_utc: datetime
-    elapsed_s: float = field(default=0.0)
+    elapsed_us: int = field(default=0)
 
     def __post_init__(self) -> None:
         if self.start_utc.tzinfo is None:
             raise ValueError("SimClock.start_utc must be timezone-aware")
 
     def monotonic(self) -> float:
-        return self.elapsed_s
+        return self.elapsed_us / 1e6
 
     def utc(self) -> datetime:
-        return self.start_utc + timedelta(seconds=self.elapsed_s)
+        return self.start_utc + timedelta(microseconds=self.elapsed_us)
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError(f"a clock cannot go backwards (advance by {seconds})")
-        self.elapsed_s += seconds
+        self.elapsed_us += round(seconds * 1e6)
 
 
 def iso_utc(moment: datetime) -> str:

@@ -218,7 +218,7 @@ class Engine:
         next_frame = 0.0
         ticks = 0
         stopped = False
-        while self._clock.monotonic() - sim_start < duration_s - 1e-9:
+        for _ in range(round(duration_s / tick_s)):
             if self.stop_requested.is_set():
                 stopped = True
                 break

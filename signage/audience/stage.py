@@ -147,13 +147,13 @@ class AudienceStage:
                     visit.direction = tracks.directions[i]
                 visit.group_size = max(visit.group_size, group_size)
             is_facing = bool(facing[i])
-            self._switch_exposure(visit, play, t, utc, records, closed, dt if is_facing else 0.0)
+            switched = self._switch_exposure(visit, play, t, utc, records, closed, dt if is_facing else 0.0)
             if is_facing:
                 visit.attention_s += dt
                 visit.streak_s = (
                     visit.streak_s + dt if visit.facing and t - visit.last_mono <= self._config.max_gap_s else 0.0
                 )
-                if visit.exposure is not None and visit.exposure.play is play:
+                if visit.exposure is not None and not switched:  # a switch gave dt to the old exposure
                     visit.exposure.attention_s += dt
             else:
                 visit.streak_s = 0.0
@@ -199,14 +199,16 @@ class AudienceStage:
         records: list[Record],
         closed: list[ExposureRecord],
         facing_dt: float,
-    ) -> None:
+    ) -> bool:
         """Close the exposure of an item that is no longer on screen and open one for what is on now.
 
         The time since the last sighting belongs to the item that was on screen then, so it goes to the old
         exposure, which ends at this tick (the switch).
         """
         current = visit.exposure
+        changed = False
         if current is not None and (play is None or current.play.play_id != play.play_id):
+            changed = True
             current.attention_s += facing_dt
             record = self._exposure_record(visit, current, t, utc, Status.CLOSED)
             records.append(record)
@@ -218,6 +220,7 @@ class AudienceStage:
             closed.append(record)
             visit.exposure = current = None
         if current is None and play is not None:
+            changed = True
             exposure = _Exposure(exposure_id=new_id(), play=play, started_mono=t, started_utc=utc)
             visit.exposure = exposure
             records.append(self._exposure_record(visit, exposure, None, None, Status.OPEN))
@@ -231,6 +234,7 @@ class AudienceStage:
                     {"viewer_id": visit.viewer_id, "play_id": play.play_id, "item_id": play.item_id},
                 )
             )
+        return changed
 
     def _exposure_record(
         self, visit: _Visit, exposure: _Exposure, end_mono: float | None, end_utc: datetime | None, status: Status

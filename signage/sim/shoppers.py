@@ -84,6 +84,7 @@ class Member:
     returning: bool
     flagged_returning: bool
     visit: VisitRecord | None = None  # set on the first tick in view
+    row: tuple[int, bool, int, Attributes] = (0, False, -1, Attributes())  # track id, returning, group, attributes
     gone: bool = False
     episode: WatchRecord | None = None  # the watching episode now running
     watch_until: float = 0.0
@@ -116,14 +117,18 @@ def body_box(
     x_m: float, depth_m: float, height_m: float, width_m: float, jitter_x: float = 0.0, jitter_y: float = 0.0
 ) -> tuple[float, float, float, float]:
     """The body box (x1, y1, x2, y2) in pixels, moved by the jitter and clipped to the image (at least 1 px)."""
-    cx = x_m / width_m * IMAGE_W + jitter_x
+    cx = x_m * (IMAGE_W / width_m) + jitter_x
     h = FOCAL_PX * height_m / depth_m
-    w = 0.42 * h
+    half = 0.21 * h
     y2 = 470.0 - 60.0 * (depth_m - NEAR_DEPTH_M) + jitter_y
-    x1 = min(max(cx - w / 2, 0.0), IMAGE_W - 1.0)
-    x2 = min(max(cx + w / 2, x1 + 1.0), IMAGE_W)
-    y2 = min(max(y2, 1.0), IMAGE_H)
-    y1 = min(max(y2 - h, 0.0), y2 - 1.0)
+    x1 = cx - half
+    x1 = 0.0 if x1 < 0.0 else IMAGE_W - 1.0 if x1 > IMAGE_W - 1.0 else x1
+    x2 = cx + half
+    x2 = x1 + 1.0 if x2 < x1 + 1.0 else IMAGE_W if x2 > IMAGE_W else x2
+    y2 = 1.0 if y2 < 1.0 else IMAGE_H if y2 > IMAGE_H else y2
+    y1 = y2 - h
+    y1 = 0.0 if y1 < 0.0 else y1
+    y1 = y2 - 1.0 if y1 > y2 - 1.0 else y1
     return x1, y1, x2, y2
 
 
@@ -285,6 +290,15 @@ class NoiseStream:
         value = self._u[self._ui]
         self._ui += 1
         return value
+
+    def pair(self) -> tuple[float, float]:
+        i = self._ui
+        if i + 2 > len(self._u):
+            self._u = self._rng.random(self._size).tolist()
+            i = 0
+        self._ui = i + 2
+        u = self._u
+        return u[i], u[i + 1]
 
     def z(self) -> float:
         if self._zi >= len(self._z):

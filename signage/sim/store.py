@@ -12,6 +12,7 @@ differ only in how people react: paired comparisons of content or policies need 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,6 +39,7 @@ from signage.sim.truth import FACING_MAX_DEG, SimTruth, VisitRecord, WatchEnd, W
 from signage.types import Attributes, ContentItem, Direction, Observation, Tracks
 
 MAX_STAY_S = 300.0  # after this long in view nobody notices anything new, so every visit ends
+RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
 MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
@@ -104,7 +106,8 @@ class VirtualStore:
         weights = np.asarray(config.group_size_weights, dtype=float)
         self._size_p = weights / weights.sum()
         self._groups: list[Group] = []
-        self._past_groups: list[tuple[Shopper, ...]] = []
+        self._past_groups: list[tuple[Shopper, ...]] = []  # first visits, in order of arrival
+        self._past_arrivals: list[float] = []
         self._present_shoppers: set[int] = set()
         self._visits: list[VisitRecord] = []
         self._watches: list[WatchRecord] = []
@@ -141,61 +144,62 @@ class VirtualStore:
             p_notice = self._notice_p[1]
         p_glance = -math.expm1(-self._glance_rate_per_s * dt)
 
-        ids: list[int] = []
-        boxes: list[tuple[float, float, float, float]] = []
-        poses: list[tuple[float, float, float]] = []
-        returning: list[bool] = []
-        group_ids: list[int] = []
-        attributes: list[Attributes] = []
-        directions: list[Direction] = []
+        present: list[tuple[Member, Group]] = []
         finished: list[Group] = []
         for group in self._groups:
             self._move(group, dt)
-            present = self._behave(group, t_mono, dt, showing, p_notice, p_glance)
-            self._update_mode(group, t_mono)
-            width = self.config.field_width_m
-            noise = self._noise
-            miss_rate = self.config.detection_miss_rate
-            for member in present:
-                yaw, pitch, roll, direction = self._pose(member, group, t_mono)
-                visit = member.visit
-                assert visit is not None
-                if yaw == yaw and abs(yaw) <= FACING_MAX_DEG and abs(pitch) <= FACING_MAX_DEG:
-                    visit.facing_s += dt
-                box = body_box(
+            if self._behave(group, present, t_mono, dt, showing, p_notice, p_glance):
+                finished.append(group)
+        for group in finished:
+            self._finish(group)
+        tracks = self._render(present, t_mono, dt) if present else _EMPTY_TRACKS
+        return Observation(t_mono, t_utc, tracks)
+
+    def _render(self, present: list[tuple[Member, Group]], t_mono: float, dt: float) -> Tracks:
+        """What the camera pipeline reports of the people in view: poses, boxes, sensor misses."""
+        n = len(present)
+        rng = self._behaviour_rng
+        normals = rng.standard_normal((n, 5)).tolist()  # yaw, pitch, roll, box jitter x, y
+        missed = (rng.random(n) < self.config.detection_miss_rate).tolist()
+        width = self.config.field_width_m
+        rows: list[tuple[int, bool, int, Attributes]] = []  # per-track constants: id, returning, group, attributes
+        boxes: list[tuple[float, float, float, float]] = []
+        poses: list[tuple[float, float, float]] = []
+        directions: list[Direction] = []
+        for (member, group), (z1, z2, z3, jx, jy), miss in zip(present, normals, missed, strict=True):
+            yaw, pitch, roll, direction = self._pose(member, group, t_mono, z1, z2, z3)
+            visit = member.visit
+            assert visit is not None
+            if yaw == yaw and -FACING_MAX_DEG <= yaw <= FACING_MAX_DEG and -FACING_MAX_DEG <= pitch <= FACING_MAX_DEG:
+                visit.facing_s += dt
+            if miss:
+                self._missed += 1
+                continue
+            rows.append(member.row)
+            boxes.append(
+                body_box(
                     group.x + member.offset_x,
                     group.depth + member.depth_offset,
                     member.shopper.height_m,
                     width,
-                    1.5 * noise.z(),
-                    1.5 * noise.z(),
+                    1.5 * jx,
+                    1.5 * jy,
                 )
-                if noise.u() < miss_rate:
-                    self._missed += 1
-                    continue
-                ids.append(visit.track_id)
-                boxes.append(box)
-                poses.append((yaw, pitch, roll))
-                returning.append(member.flagged_returning)
-                group_ids.append(visit.group_id)
-                attributes.append(member.observed)
-                directions.append(direction)
-            if all(m.gone for m in group.members):
-                finished.append(group)
-        for group in finished:
-            self._finish(group)
-        if not ids:
-            return Observation(t_mono, t_utc, _EMPTY_TRACKS)
-        tracks = Tracks(
+            )
+            poses.append((yaw, pitch, roll))
+            directions.append(direction)
+        if not rows:
+            return _EMPTY_TRACKS
+        ids, returning, group_ids, attributes = zip(*rows, strict=True)
+        return Tracks(
             ids=np.array(ids, dtype=np.int64),
             boxes=np.array(boxes, dtype=np.float32),
             head_pose=np.array(poses, dtype=np.float32),
             returning=np.array(returning, dtype=np.bool_),
             group_ids=np.array(group_ids, dtype=np.int64),
-            attributes=tuple(attributes),
+            attributes=attributes,
             directions=tuple(directions),
         )
-        return Observation(t_mono, t_utc, tracks)
 
     def truth(self) -> SimTruth:
         """Ground truth so far (a snapshot: later steps do not change it)."""
@@ -225,15 +229,20 @@ class VirtualStore:
         self._arrival_times.append(arrived_mono)
         size = 1 + int(rng.choice(len(self._size_p), p=self._size_p))
         shoppers: tuple[Shopper, ...] | None = None
-        if rng.random() < self.config.returning_share and self._past_groups:
-            for _ in range(4):  # a few tries to find a past group none of whom is in the store now
-                candidate = self._past_groups[int(rng.integers(len(self._past_groups)))]
-                if not any(s.shopper_id in self._present_shoppers for s in candidate):
-                    shoppers = candidate
-                    break
+        # Returning groups come from first visits that began at least RETURN_AFTER_S ago. The draws do not depend
+        # on who is in the store, so the population stream never depends on behaviour (unless the group drawn is
+        # somehow still inside, when a new group comes instead).
+        u_returning, u_which = rng.random(2).tolist()
+        eligible = bisect.bisect_right(self._past_arrivals, arrived_mono - RETURN_AFTER_S)
+        if u_returning < self.config.returning_share and eligible:
+            candidate = self._past_groups[int(u_which * eligible)]
+            if not any(s.shopper_id in self._present_shoppers for s in candidate):
+                shoppers = candidate
         if shoppers is None:
             roles = ["solo"] if size == 1 else ["leader"] + ["companion"] * (size - 1)
             shoppers = tuple(self._population.new_shopper(role) for role in roles)
+            self._past_groups.append(shoppers)
+            self._past_arrivals.append(arrived_mono)
         group_id = -1
         if len(shoppers) > 1:
             group_id = self._next_group_id
@@ -251,10 +260,7 @@ class VirtualStore:
 
     def _finish(self, group: Group) -> None:
         self._groups.remove(group)
-        shoppers = tuple(m.shopper for m in group.members)
-        self._present_shoppers.difference_update(s.shopper_id for s in shoppers)
-        if all(s.visits == 1 for s in shoppers):  # first visit of these shoppers: they may come back
-            self._past_groups.append(shoppers)
+        self._present_shoppers.difference_update(m.shopper.shopper_id for m in group.members)
 
     def _enter(self, member: Member, group: Group, t_mono: float) -> VisitRecord:
         if group.mode is Mode.APPROACH:
@@ -276,6 +282,7 @@ class VirtualStore:
         self._next_track_id += 1
         self._visits.append(visit)
         member.visit = visit
+        member.row = (visit.track_id, member.flagged_returning, visit.group_id, member.observed)
         return visit
 
     def _leave(self, member: Member, t_mono: float) -> None:
@@ -309,13 +316,23 @@ class VirtualStore:
         return value
 
     def _behave(
-        self, group: Group, t_mono: float, dt: float, showing: ContentItem | None, p_notice: float, p_glance: float
-    ) -> list[Member]:
-        """Enter, leave, notice, watch, stop watching: returns the members in view after this tick."""
+        self,
+        group: Group,
+        present: list[tuple[Member, Group]],
+        t_mono: float,
+        dt: float,
+        showing: ContentItem | None,
+        p_notice: float,
+        p_glance: float,
+    ) -> bool:
+        """Enter, leave, notice, watch, stop watching; append the members in view to `present`.
+
+        Returns True when the whole group has gone.
+        """
         width = self.config.field_width_m
         noise = self._noise
-        present: list[Member] = []
         leaving = group.mode is Mode.LEAVE
+        remaining = watching = busy = 0  # members not gone, watching, glancing away after watching
         for member in group.members:
             if member.gone:
                 continue
@@ -327,12 +344,15 @@ class VirtualStore:
                     self._leave(member, t_mono)
                 elif leaving:  # never came into view; now never will
                     member.gone = True
+                else:
+                    remaining += 1
                 continue
             if visit is None:
                 visit = self._enter(member, group, t_mono)
-            present.append(member)
+            present.append((member, group))
+            remaining += 1
             visit.in_view_s += dt
-            u_act, u_glance = noise.u(), noise.u()
+            u_act, u_glance = noise.pair()
             episode = member.episode
             if episode is not None:
                 if showing is None:
@@ -365,7 +385,11 @@ class VirtualStore:
             if member.episode is not None:
                 item_id = member.episode.item_id
                 visit.watch_s[item_id] = visit.watch_s.get(item_id, 0.0) + dt
-        return present
+                watching += 1
+            elif t_mono < member.away_until:
+                busy += 1
+        self._update_mode(group, watching > 0, busy > 0)
+        return remaining == 0
 
     def _start_watch(
         self, member: Member, item: ContentItem, t_mono: float, relevance: float, *, noticed: bool
@@ -394,13 +418,13 @@ class VirtualStore:
         member.away_yaw = group.direction * (30.0 + 15.0 * self._noise.u())
         member.refractory_until = t_mono + REFRACTORY_S
 
-    def _update_mode(self, group: Group, t_mono: float) -> None:
-        watching = any(m.episode is not None for m in group.members)
+    def _update_mode(self, group: Group, watching: bool, busy: bool) -> None:
+        """Stop while anyone watches; move on once nobody watches or glances away after watching."""
         if watching:
             if group.mode is Mode.WALK or group.mode is Mode.APPROACH:
                 group.resume_mode = group.mode
                 group.mode = Mode.STAND
-        elif group.mode is Mode.STAND and not any(t_mono < m.away_until for m in group.members if not m.gone):
+        elif group.mode is Mode.STAND and not busy:
             if group.leaves_after_stop:
                 group.mode = Mode.LEAVE
             else:
@@ -408,13 +432,13 @@ class VirtualStore:
                 if group.resume_mode is Mode.APPROACH:
                     group.direction = group.turn_direction
 
-    def _pose(self, member: Member, group: Group, t_mono: float) -> tuple[float, float, float, Direction]:
+    def _pose(
+        self, member: Member, group: Group, t_mono: float, z1: float, z2: float, z3: float
+    ) -> tuple[float, float, float, Direction]:
         """Head pose (yaw, pitch, roll in degrees; NaN when no face is seen) and the direction of movement.
 
         Yaw 0 faces the camera on the screen; a person crossing left to right turns yaw positive.
         """
-        noise = self._noise
-        z1, z2, z3 = noise.z(), noise.z(), noise.z()
         mode = group.mode
         if mode is Mode.WALK:
             direction = Direction.LEFT_TO_RIGHT if group.direction > 0 else Direction.RIGHT_TO_LEFT

@@ -52,7 +52,11 @@ def explain(exc: BaseException, path: str) -> str:
     """A clear sentence for the ways SQLite refuses to write."""
     text = str(exc)
     lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
+    if "newer than this software" in lowered:
+        hint = "its schema is newer than this software"
+    elif isinstance(exc, OSError):
+        hint = "its folder cannot be created or opened"
+    elif "locked" in lowered or "busy" in lowered:
         hint = "another process holds a lock on it"
     elif "readonly" in lowered or "read-only" in lowered:
         hint = "the file or its folder is read-only for this user"
@@ -230,12 +234,15 @@ class StoreWriter:
                     db = self._open()
                     self.ready.set()
                 ids = self._commit(db, pending) if pending else []
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, RuntimeError) as exc:  # RuntimeError: a schema newer than the code
                 self._failed += 1
                 self._set_error(explain(exc, self._path))
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
                     break
-                self._wake.wait(backoff)
+                # close() sets the wake to cut a backoff short; clear it so later retries still back off.
+                wait_s = backoff if stop_deadline is None else min(backoff, stop_deadline - time.monotonic())
+                if self._wake.wait(max(0.0, wait_s)):
+                    self._wake.clear()
                 backoff = min(backoff * 2, self._config.retry_max_s)
                 continue
             self._set_error(None)

@@ -1,0 +1,215 @@
+"""The audience stage: metrics on hand-made tracks with exact expectations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signage.audience import AudienceStage, AudienceUpdate
+from signage.config import AudienceConfig
+from signage.ids import new_id
+from signage.records import EventKind, EventRecord, ExposureRecord, Phase, PlayRecord, Status, ViewerRecord
+from signage.types import AgeBand, Attributes, Direction, Observation, Tracks, ViewerStatus
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+FACING = 5.0
+AWAY = 70.0
+TICK = 0.1
+
+
+def tracks(
+    people: Sequence[tuple[int, float]], *, group: int = -1, returning: bool = False, attrs: Attributes | None = None
+) -> Tracks:
+    n = len(people)
+    return Tracks(
+        ids=np.array([p[0] for p in people], np.int64),
+        boxes=np.tile(np.array([[10, 10, 60, 200]], np.float32), (n, 1)),
+        head_pose=np.array([[p[1], 0.0, 0.0] for p in people], np.float32).reshape(n, 3),
+        returning=np.full(n, returning),
+        group_ids=np.full(n, group, np.int64),
+        attributes=tuple(attrs or Attributes() for _ in people),
+        directions=tuple(Direction.STANDING for _ in people),
+    )
+
+
+def obs(t: float, people: Sequence[tuple[int, float]], **kwargs: object) -> Observation:
+    return Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=tracks(people, **kwargs))  # type: ignore[arg-type]
+
+
+def play(t: float, item: str = "a") -> PlayRecord:
+    return PlayRecord(new_id(), "s", new_id(), item, T0 + timedelta(seconds=t), t)
+
+
+class Run:
+    """Feeds a script of ticks to a stage and keeps everything it returned."""
+
+    def __init__(self, config: AudienceConfig | None = None) -> None:
+        self.stage = AudienceStage(config or AudienceConfig(), session_id="s", model_versions="test")
+        self.updates: list[AudienceUpdate] = []
+
+    def feed(self, t: float, people: Sequence[tuple[int, float]], current: PlayRecord | None, **kw: object) -> None:
+        self.updates.append(self.stage.update(obs(t, people, **kw), current))
+
+    def finish(self, t: float) -> None:
+        self.updates.append(self.stage.close_all(t, T0 + timedelta(seconds=t)))
+
+    @property
+    def records(self) -> list[object]:
+        return [r for u in self.updates for r in u.records]
+
+    def viewers_closed(self) -> list[ViewerRecord]:
+        return [r for r in self.records if isinstance(r, ViewerRecord) and r.status is Status.CLOSED]
+
+    def exposures_closed(self) -> list[ExposureRecord]:
+        return [e for u in self.updates for e in u.closed_exposures]
+
+
+def ticks(start: float, end: float) -> list[float]:
+    return [round(start + i * TICK, 6) for i in range(int(round((end - start) / TICK)) + 1)]
+
+
+def test_watcher_after_one_second_of_facing() -> None:
+    run, p = Run(), play(0)
+    for t in ticks(0, 2.0):
+        run.feed(t, [(1, FACING)], p)
+    viewer = run.updates[-1].snapshot.viewers[0]
+    assert viewer.is_watcher and viewer.is_passer_by and viewer.status is ViewerStatus.WATCHER
+    assert viewer.dwell_s == pytest.approx(2.0) and viewer.attention_s == pytest.approx(2.0)
+    run.finish(2.0)
+    (record,) = run.viewers_closed()
+    assert record.is_watcher and record.attention_s == pytest.approx(2.0)
+
+
+def test_not_facing_is_a_passer_by_only() -> None:
+    run, p = Run(), play(0)
+    for t in ticks(0, 3.0):
+        run.feed(t, [(1, AWAY)], p)
+    run.finish(3.0)
+    (record,) = run.viewers_closed()
+    assert record.is_passer_by and not record.is_watcher and record.attention_s == 0.0
+
+
+def test_too_short_to_be_a_passer_by() -> None:
+    run, p = Run(), play(0)
+    for t in ticks(0, 0.3):
+        run.feed(t, [(1, FACING)], p)
+    run.finish(0.3)
+    (record,) = run.viewers_closed()
+    assert not record.is_passer_by and not record.is_watcher
+
+
+def test_broken_facing_does_not_make_a_watcher() -> None:
+    run, p = Run(), play(0)
+    script = [(t, FACING) for t in ticks(0, 0.7)] + [(t, AWAY) for t in ticks(0.8, 1.2)]
+    script += [(t, FACING) for t in ticks(1.3, 2.0)]
+    for t, yaw in script:
+        run.feed(t, [(1, yaw)], p)
+    run.finish(2.0)
+    (record,) = run.viewers_closed()
+    assert not record.is_watcher
+    assert record.attention_s == pytest.approx(0.7 + 0.7 + 0.1, abs=1e-6)  # the tick back to facing counts
+
+
+def test_a_missed_detection_does_not_break_a_streak() -> None:
+    run, p = Run(), play(0)
+    for t in ticks(0, 1.2):
+        if not math.isclose(t, 0.5):  # the detector missed one frame
+            run.feed(t, [(1, FACING)], p)
+    assert run.updates[-1].snapshot.viewers[0].is_watcher
+
+
+def test_viewer_leaves_after_lost_time_and_exposure_closes() -> None:
+    run, p = Run(AudienceConfig(lost_after_s=1.0)), play(0)
+    for t in ticks(0, 4.0):
+        run.feed(t, [(1, FACING)], p)
+    for t in ticks(4.1, 5.0):
+        run.feed(t, [], p)
+    assert run.viewers_closed() == []
+    run.feed(5.1, [], p)
+    (viewer,) = run.viewers_closed()
+    assert viewer.dwell_s == pytest.approx(4.0)
+    (exposure,) = run.exposures_closed()
+    assert exposure.held and exposure.attention_s == pytest.approx(4.0) and exposure.reward == pytest.approx(4.0)
+    assert exposure.ended_utc == T0 + timedelta(seconds=4.0)
+    assert run.updates[-1].snapshot.viewers == ()
+
+
+def test_exposures_split_at_a_switch() -> None:
+    run = Run()
+    first, second = play(0, "a"), play(2.0, "b")
+    for t in ticks(0, 5.0):
+        run.feed(t, [(1, FACING)], first if t < 2.0 else second)
+    run.finish(5.0)
+    a, b = run.exposures_closed()
+    assert (a.item_id, b.item_id) == ("a", "b")
+    assert a.dwell_s == pytest.approx(2.0) and a.attention_s == pytest.approx(2.0) and not a.held
+    assert b.dwell_s == pytest.approx(3.0) and b.attention_s == pytest.approx(3.0) and b.held
+    assert a.play_id == first.play_id and b.decision_id == second.decision_id
+
+
+def test_no_exposure_without_a_play() -> None:
+    run = Run()
+    for t in ticks(0, 1.0):
+        run.feed(t, [(1, FACING)], None)
+    run.finish(1.0)
+    assert run.exposures_closed() == []
+    assert len(run.viewers_closed()) == 1
+
+
+def test_group_returning_and_most_confident_attributes() -> None:
+    run, p = Run(), play(0)
+    sure = Attributes(age_band=AgeBand.ADULT, age_confidence=0.9)
+    unsure = Attributes(age_band=AgeBand.TEEN, age_confidence=0.3)
+    run.feed(0.0, [(1, AWAY), (2, AWAY)], p, group=7, attrs=unsure)
+    run.feed(0.1, [(1, AWAY), (2, AWAY)], p, group=7, attrs=sure, returning=True)
+    run.feed(0.2, [(1, AWAY), (2, AWAY)], p, group=7, attrs=unsure)
+    viewer = run.updates[-1].snapshot.viewers[0]
+    assert viewer.group_size == 2 and viewer.returning
+    assert viewer.attributes.age_band is AgeBand.ADULT and viewer.attributes.age_confidence == 0.9
+
+
+def test_attentive_state() -> None:
+    run, p = Run(), play(0)
+    for t in ticks(0, 3.5):
+        run.feed(t, [(1, FACING)], p)
+    assert run.updates[-1].snapshot.viewers[0].status is ViewerStatus.ATTENTIVE
+
+
+def test_event_lifecycle() -> None:
+    run, p = Run(AudienceConfig(update_interval_s=1.0)), play(0)
+    for t in ticks(0, 3.0):
+        run.feed(t, [(1, FACING), (2, AWAY)], p)
+    run.finish(3.0)
+    events = [r for r in run.records if isinstance(r, EventRecord) and r.kind is EventKind.VIEWER]
+    for subject in {e.subject_id for e in events}:
+        phases = [e.phase for e in events if e.subject_id == subject]
+        assert phases[0] is Phase.START and phases[-1] is Phase.END
+        assert phases.count(Phase.START) == 1 and phases.count(Phase.END) == 1
+        assert phases.count(Phase.UPDATE) >= 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(-90, 90), st.integers(0, 2), st.booleans()), min_size=1, max_size=120)
+)
+def test_attention_never_exceeds_dwell(script: list[tuple[bool, float, int, bool]]) -> None:
+    """Any sequence of sightings, gaps, head angles and switches keeps attention <= dwell everywhere."""
+    run = Run()
+    plays = [play(0, "a"), play(0, "b"), play(0, "c")]
+    t = 0.0
+    for seen, yaw, which, long_gap in script:
+        t += 1.5 if long_gap else TICK
+        run.feed(t, [(1, yaw)] if seen else [], plays[which])
+    run.finish(t)
+    for record in run.records:
+        if isinstance(record, ViewerRecord | ExposureRecord):
+            assert record.attention_s <= record.dwell_s + 1e-9
+    visits = run.viewers_closed()
+    exposures = run.exposures_closed()
+    assert sum(e.attention_s for e in exposures) == pytest.approx(sum(v.attention_s for v in visits), abs=1e-6)

@@ -1,0 +1,199 @@
+"""The closed loop, end to end on the virtual store: consistent rows, measured figures close to the truth,
+and a database that refuses writes does not stop the engine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from signage.cli import main
+from signage.clock import SimClock
+from signage.config import Config, StoreConfig
+from signage.content import ContentPool, load_pool
+from signage.decision import Decider, RoundRobinPolicy
+from signage.engine import Engine, RunSummary
+from signage.player import PygamePlayer
+from signage.report import build_report
+from signage.sim import SimTruth, VirtualStore
+from signage.store import StoreWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 12:00 in Berlin: a busy hour
+
+
+@pytest.fixture(scope="module")
+def pool() -> ContentPool:
+    return load_pool(ROOT / "content" / "pool.toml")
+
+
+def run_engine(
+    pool: ContentPool,
+    db: Path,
+    *,
+    minutes: float,
+    config: Config | None = None,
+    speed: float = 0.0,
+    display: bool = False,
+) -> tuple[RunSummary, SimTruth, StoreWriter]:
+    config = config or Config()
+    clock = SimClock(start_utc=START)
+    source = VirtualStore(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
+    decider = Decider(RoundRobinPolicy(order=pool.ids), pool.items, timezone="Europe/Berlin", fallback_item=None)
+    store = StoreWriter(config.store, path=db).start()
+    player = PygamePlayer(config.player.model_copy(update={"width": 320, "height": 180}), headless=True)
+    engine = Engine(
+        config,
+        source=source,
+        pool=pool,
+        decider=decider,
+        store=store,
+        clock=clock,
+        display=player if display else None,
+    )
+    try:
+        summary = engine.run_simulated(minutes * 60, tick_s=config.sim.tick_s, speed=speed, frame_interval_s=0.05)
+    finally:
+        player.close()
+        store.close()
+    return summary, source.truth(), store
+
+
+@pytest.fixture(scope="module")
+def hour(pool: ContentPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunSummary, SimTruth, Path]:
+    db = tmp_path_factory.mktemp("hour") / "hour.db"
+    summary, truth, _ = run_engine(pool, db, minutes=60, display=True)
+    return summary, truth, db
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_hour_runs_to_the_end(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    summary, _, _ = hour
+    assert summary.sim_seconds == pytest.approx(3600, abs=0.2)
+    assert summary.ticks == 36000 and not summary.stopped_early and summary.store_clean
+    assert summary.plays > 300  # items of 6-12 s back to back for an hour
+
+
+def test_every_row_points_at_its_parent(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    _, _, db = hour
+    assert rows(db, "SELECT COUNT(*) FROM exposures WHERE play_id NOT IN (SELECT id FROM plays)") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM exposures WHERE viewer_id NOT IN (SELECT id FROM viewers)") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM plays WHERE decision_id NOT IN (SELECT id FROM decisions)") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM decisions WHERE id NOT IN (SELECT decision_id FROM plays)") == [(0,)]
+    assert rows(
+        db, "SELECT COUNT(*) FROM exposures x JOIN plays p ON p.id = x.play_id WHERE x.item_id != p.item_id"
+    ) == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM exposures WHERE ended_utc < started_utc") == [(0,)]
+
+
+def test_attention_within_dwell_and_nothing_left_open(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    _, _, db = hour
+    for table in ("viewers", "exposures"):
+        assert rows(db, f"SELECT COUNT(*) FROM {table} WHERE attention_s > dwell_s + 1e-9") == [(0,)]
+        assert rows(db, f"SELECT COUNT(*) FROM {table} WHERE status != 'closed'") == [(0,)]
+    assert rows(db, "SELECT status FROM sessions") == [("closed",)]
+    assert rows(db, "SELECT COUNT(*) FROM plays WHERE status != 'closed' OR ended_mono IS NULL") == [(0,)]
+
+
+def test_plays_are_back_to_back_without_gaps(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    _, _, db = hour
+    plays = rows(db, "SELECT started_mono, ended_mono FROM plays ORDER BY started_mono")
+    assert plays[0][0] == 0.0
+    for (_, end), (start, _) in zip(plays, plays[1:], strict=False):
+        assert start == end
+    assert plays[-1][1] == pytest.approx(3600, abs=0.2)
+
+
+def test_decisions_are_logged_with_propensity_and_respect_restrictions(
+    hour: tuple[RunSummary, SimTruth, Path],
+) -> None:
+    _, _, db = hour
+    restricted = {"wine-tasting", "credit-card"}
+    for context, eligible, item, propensity, policy, reason in rows(
+        db, "SELECT context, eligible, item_id, propensity, policy, reason FROM decisions"
+    ):
+        ctx, allowed = json.loads(str(context)), json.loads(str(eligible))
+        assert item in allowed and 0 < float(propensity) <= 1 and policy == "round_robin" and reason  # type: ignore[arg-type]
+        if ctx["minor_possible"]:
+            assert item not in restricted and not restricted & set(allowed)
+
+
+def test_measured_figures_follow_the_truth(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    """The audience stage measures what the simulator did: counts within a few percent of the truth."""
+    _, truth, db = hour
+    report = build_report(db)
+    visits = [v for v in truth.visits if v.left_mono is not None or v.in_view_s > 0]
+    assert report.viewers == len(visits)
+    true_watchers = sum(1 for v in visits if v.watch_total_s >= 1.0)
+    assert report.watchers == pytest.approx(true_watchers, rel=0.1)
+    true_attention = sum(v.facing_s for v in visits)
+    assert report.attention_s + 0.0 == pytest.approx(true_attention, rel=0.1)
+    assert 0 < report.notice_rate.low < report.notice_rate.high < 1
+    assert report.hold_rate.value is not None and report.plays == len(rows(db, "SELECT id FROM plays"))
+
+
+def test_cli_demo_headless_prints_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "demo.db"
+    code = main(["demo", "--headless", "--minutes", "5", "--speed", "0", "--db", str(db), "--seed", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "running headless" not in out  # --headless asked for it: no need to say why
+    for label in ("plays", "passers-by", "watchers", "notice rate", "hold rate", "attention"):
+        assert label in out
+    assert main(["report", "--db", str(db)]) == 0
+    assert "notice rate" in capsys.readouterr().out
+    assert main(["report", "--db", str(db), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plays"] > 20 and data["sessions"] == 1
+
+
+def test_cli_demo_without_display_says_headless(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["demo", "--minutes", "1", "--speed", "0", "--db", str(tmp_path / "d.db")]) == 0
+    assert "no display found, running headless" in capsys.readouterr().out
+
+
+def test_report_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--db", str(tmp_path / "missing.db")]) == 2
+    assert "no database" in capsys.readouterr().err
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    assert main(["report", "--db", str(junk)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_engine_keeps_running_while_the_database_is_locked(pool: ContentPool, tmp_path: Path) -> None:
+    """Another process locks the database for a while: the loop runs on, rows wait in memory, and land later."""
+    db = tmp_path / "locked.db"
+    StoreWriter(StoreConfig(), path=db).start().close()  # create and migrate it
+    locker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    locker.execute("BEGIN EXCLUSIVE")
+    config = Config.model_validate({"store": {"busy_timeout_s": 0.05, "retry_initial_s": 0.05, "retry_max_s": 0.2}})
+    released = threading.Event()
+
+    def release_later() -> None:
+        time.sleep(1.5)
+        locker.execute("ROLLBACK")
+        locker.close()
+        released.set()
+
+    threading.Thread(target=release_later, daemon=True).start()
+    started = time.monotonic()
+    summary, _, store = run_engine(pool, db, minutes=10, config=config, speed=300.0)  # 2 s of real time
+    assert released.is_set() and time.monotonic() - started < 15
+    assert summary.ticks == 6000 and summary.store_clean
+    assert store.health().failed_attempts > 0  # it really was refused for a while
+    report = build_report(db)
+    assert report.plays == summary.plays and report.open_rows == 0
