@@ -71,7 +71,7 @@ class Run:
 
 
 def ticks(start: float, end: float) -> list[float]:
-    return [round(start + i * TICK, 6) for i in range(int(round((end - start) / TICK)) + 1)]
+    return [round(start + i * TICK, 6) for i in range(round((end - start) / TICK) + 1)]
 
 
 def test_watcher_after_one_second_of_facing() -> None:

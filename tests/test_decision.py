@@ -107,7 +107,7 @@ def test_policy_contract() -> None:
     ]
     items_before = tuple(ITEMS)
     policy.learn(ctx, "a", 3.0)
-    assert ITEMS == items_before
+    assert items_before == ITEMS
     with pytest.raises(ValueError, match="at least one"):
         policy.select(ctx, [])
 

@@ -3,6 +3,7 @@ and a database that refuses writes does not stop the engine."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -108,7 +109,7 @@ def test_plays_are_back_to_back_without_gaps(hour: tuple[RunSummary, SimTruth, P
     _, _, db = hour
     plays = rows(db, "SELECT started_mono, ended_mono FROM plays ORDER BY started_mono")
     assert plays[0][0] == 0.0
-    for (_, end), (start, _) in zip(plays, plays[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(plays):
         assert start == end
     assert plays[-1][1] == pytest.approx(3600, abs=0.2)
 
