@@ -117,10 +117,18 @@ class Engine:
             self._switch(t, utc, trigger="item_end")
         observation = self._source.step(t, utc, self._play_item)
         self._absorb(self._audience.update(observation, self._play))
+        if self._play_item is not None and self._play_item.restricted and self._unsafe_for_restricted():
+            # Someone who may be a minor just came into view (or the camera went out): cut the item now.
+            self._switch(t, utc, trigger="restricted_preempt")
+            assert self._play is not None
+            self._absorb(self._audience.switch_play(self._play, t, utc))
         if t >= self._next_heartbeat:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
             self._store.write(self._session)
+
+    def _unsafe_for_restricted(self) -> bool:
+        return self._snapshot.minor_possible or not self._snapshot.camera_ok
 
     def _absorb(self, update: AudienceUpdate) -> None:
         """Log the audience's records and hand each closed exposure's reward to the policy that caused it."""

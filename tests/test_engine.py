@@ -198,3 +198,17 @@ def test_engine_keeps_running_while_the_database_is_locked(pool: ContentPool, tm
     assert store.health().failed_attempts > 0  # it really was refused for a while
     report = build_report(db)
     assert report.plays == summary.plays and report.open_rows == 0
+
+
+def test_restricted_item_is_cut_when_a_possible_minor_appears(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    """A restricted item on screen is replaced in the tick a possible minor is first seen: their exposure to it
+    lasts zero seconds, and the next decision says why it was made."""
+    _, _, db = hour
+    minors_on_restricted = rows(
+        db,
+        "SELECT x.dwell_s FROM exposures x JOIN viewers v ON v.id = x.viewer_id "
+        "WHERE x.item_id IN ('wine-tasting', 'credit-card') AND v.age_band IN ('child', 'teen', 'unknown')",
+    )
+    assert minors_on_restricted, "the hour should contain possible minors arriving during restricted items"
+    assert all(dwell == 0.0 for (dwell,) in minors_on_restricted)
+    assert rows(db, "SELECT COUNT(*) FROM decisions WHERE trigger = 'restricted_preempt'")[0][0] > 0

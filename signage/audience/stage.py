@@ -104,11 +104,13 @@ class AudienceStage:
         self._session_id = session_id
         self._model_versions = model_versions
         self._visits: dict[int, _Visit] = {}
+        self._camera_ok = True
 
     def update(self, observation: Observation, play: PlayRecord | None) -> AudienceUpdate:
         """Fold one tick of tracks in. `play` is what is on screen now (None before the first item)."""
         t, utc = observation.t_mono, observation.t_utc
         tracks = observation.tracks
+        self._camera_ok = observation.camera_ok
         records: list[Record] = []
         closed: list[ExposureRecord] = []
         facing = tracks.facing(self._config.facing_max_yaw_deg, self._config.facing_max_pitch_deg)
@@ -177,6 +179,16 @@ class AudienceStage:
             viewers=tuple(self._viewer(v) for v in self._visits.values()),
             camera_ok=observation.camera_ok,
         )
+        return AudienceUpdate(snapshot=snapshot, records=tuple(records), closed_exposures=tuple(closed))
+
+    def switch_play(self, play: PlayRecord, t_mono: float, t_utc: datetime) -> AudienceUpdate:
+        """The item changed within a tick (a preemption): close every exposure now and open one on `play`."""
+        records: list[Record] = []
+        closed: list[ExposureRecord] = []
+        for visit in self._visits.values():
+            self._switch_exposure(visit, play, t_mono, t_utc, records, closed, 0.0)
+        viewers = tuple(self._viewer(v) for v in self._visits.values())
+        snapshot = AudienceSnapshot(t_mono=t_mono, t_utc=t_utc, viewers=viewers, camera_ok=self._camera_ok)
         return AudienceUpdate(snapshot=snapshot, records=tuple(records), closed_exposures=tuple(closed))
 
     def close_all(self, t_mono: float, t_utc: datetime) -> AudienceUpdate:
