@@ -142,7 +142,7 @@ def _demo(args: argparse.Namespace) -> int:
     from signage.decision import Decider, RoundRobinPolicy
     from signage.engine import Engine, Progress
     from signage.player import PygamePlayer
-    from signage.report import build_report, format_report
+    from signage.report import ReportError, build_report, format_report
     from signage.sim import VirtualStore
     from signage.store import StoreWriter
 
@@ -224,7 +224,10 @@ def _demo(args: argparse.Namespace) -> int:
         + (" (stopped early)" if summary.stopped_early else ""),
         flush=True,
     )
-    print(format_report(build_report(db_path, session_id=summary.session_id)))
+    try:
+        print(format_report(build_report(db_path, session_id=summary.session_id)))
+    except ReportError as exc:
+        print(f"signage demo: no report: {exc}", file=sys.stderr)
     if not (summary.store_clean and store_closed):
         print(f"signage demo: the store reported a problem: {summary.store_error}", file=sys.stderr)
         return EXIT_FAILED

@@ -249,7 +249,8 @@ class Engine:
                 if lag > 0:
                     self.stop_requested.wait(lag)
         self.finish()
-        clean = self._store.flush(timeout=30.0)
+        # A healthy store commits the tail in well under a second; a failing one will not, so do not hang on it.
+        clean = self._store.flush(timeout=30.0 if self._store.health().ok else 2.0)
         health = self._store.health()
         return RunSummary(
             session_id=self.session_id,

@@ -212,3 +212,19 @@ def test_restricted_item_is_cut_when_a_possible_minor_appears(hour: tuple[RunSum
     assert minors_on_restricted, "the hour should contain possible minors arriving during restricted items"
     assert all(dwell == 0.0 for (dwell,) in minors_on_restricted)
     assert rows(db, "SELECT COUNT(*) FROM decisions WHERE trigger = 'restricted_preempt'")[0][0] > 0
+
+
+def test_cli_demo_with_an_unwritable_database_keeps_playing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The database cannot even be created (its folder is a file): the demo still runs to the end, says why the
+    store failed, and exits non-zero."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    config = tmp_path / "fast.toml"
+    config.write_text("[store]\nretry_initial_s = 0.05\nretry_max_s = 0.1\n")
+    code = main(
+        ["demo", "--headless", "--minutes", "2", "--speed", "0", "--config", str(config), "--db", str(blocker / "x.db")]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "2.0 simulated minutes" in captured.out
+    assert "cannot write" in captured.err and "not-a-folder" in captured.err
