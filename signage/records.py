@@ -150,6 +150,7 @@ class DecisionRecord:
             raise ValueError(f"DecisionRecord.propensity must be in (0, 1], got {self.propensity}")
         if self.item_id not in self.eligible:
             raise ValueError(f"DecisionRecord: chosen item {self.item_id!r} is not in the eligible set")
+        _dumps(dict(self.context))  # fails early on a context that cannot be logged
         object.__setattr__(self, "context", MappingProxyType(dict(self.context)))
         object.__setattr__(self, "eligible", tuple(self.eligible))
 

@@ -122,9 +122,7 @@ class FaceDetections:
 
     @classmethod
     def empty(cls) -> FaceDetections:
-        return cls(
-            np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32)
-        )
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32))
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -276,8 +274,7 @@ class AudienceSnapshot:
     def minor_possible(self) -> bool:
         """True if anyone present may be a minor or has an uncertain age: restricted content must not play."""
         return any(
-            v.attributes.age_band in MINOR_AGE_BANDS or v.attributes.age_band is AgeBand.UNKNOWN
-            for v in self.viewers
+            v.attributes.age_band in MINOR_AGE_BANDS or v.attributes.age_band is AgeBand.UNKNOWN for v in self.viewers
         )
 
 

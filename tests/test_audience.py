@@ -213,3 +213,20 @@ def test_attention_never_exceeds_dwell(script: list[tuple[bool, float, int, bool
     visits = run.viewers_closed()
     exposures = run.exposures_closed()
     assert sum(e.attention_s for e in exposures) == pytest.approx(sum(v.attention_s for v in visits), abs=1e-6)
+
+
+def test_preemption_opens_exposures_only_for_people_seen_now() -> None:
+    """A switch inside a tick: the person seen now moves to the new item; one missed this tick does not, and no
+    exposure ever ends before it starts."""
+    run, first, second = Run(), play(0, "wine"), play(1.0, "tea")
+    for t in ticks(0, 0.9):
+        run.feed(t, [(1, FACING), (2, FACING)], first)
+    run.feed(1.0, [(1, FACING)], first)  # person 2 missed in this tick
+    run.updates.append(run.stage.switch_play(second, 1.0, T0 + timedelta(seconds=1.0)))
+    run.feed(1.1, [(1, FACING)], second)
+    run.finish(1.1)
+    exposures = run.exposures_closed()
+    assert sorted(e.item_id for e in exposures) == ["tea", "wine", "wine"]
+    assert all(e.ended_utc is not None and e.ended_utc >= e.started_utc for e in exposures)
+    (tea,) = [e for e in exposures if e.item_id == "tea"]
+    assert tea.dwell_s == pytest.approx(0.1)

@@ -336,6 +336,7 @@ REJECTIONS: list[tuple[type[Record], dict[str, Any], str]] = [
     (ExposureRecord, {"reward": float("inf")}, "reward must be finite"),
     (ExposureRecord, {"reward": float("nan")}, "reward must be finite"),
     (EventRecord, {"payload": {"x": object()}}, "not JSON serializable"),
+    (DecisionRecord, {"context": {"x": object()}}, "not JSON serializable"),
     (EventRecord, {"payload": {"x": {1, 2}}}, "not JSON serializable"),
     (EventRecord, {"payload": {"x": float("nan")}}, "Out of range float values are not JSON compliant"),
     (EventRecord, {"payload": {"x": [float("inf")]}}, "Out of range float values are not JSON compliant"),

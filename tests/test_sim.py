@@ -23,7 +23,7 @@ from signage.sim import (
 )
 from signage.sim.shoppers import YOUNG_LOOKING
 from signage.sim.tastes import TasteModel
-from signage.types import AgeBand, ContentItem, ContentKind, Direction, Observation
+from signage.types import AgeBand, ContentItem, ContentKind, Direction, Gender, Observation
 
 ZONE = "Europe/Paris"
 COFFEE = ContentItem("coffee", "coffee.png", ContentKind.IMAGE, 8.0, "bean co", "coffee", ("drinks", "hot"))
@@ -44,6 +44,9 @@ class Run:
     observations: tuple[Observation, ...]
     truth: SimTruth
     config: SimConfig
+
+    def __repr__(self) -> str:  # short, so a failure report does not print an hour of observations
+        return f"Run({len(self.observations)} observations, {len(self.truth.visits)} visits, seed {self.config.seed})"
 
 
 def simulate(
@@ -72,7 +75,7 @@ def rotating(items: Sequence[ContentItem], every_s: float) -> Callable[[float], 
 @pytest.fixture(scope="module")
 def busy() -> Run:
     """A busy lunch hour with the content changing every 8 s."""
-    config = SimConfig(seed=11, arrivals_per_hour=900.0)
+    config = SimConfig(seed=11, arrivals_per_hour=900.0, returning_share=0.4)
     return simulate(config, seconds=3600, showing=rotating(POOL, 8.0), start_utc=local_start(12))
 
 
@@ -82,7 +85,7 @@ def single_item_runs() -> dict[str, Run]:
     config = SimConfig(seed=5, arrivals_per_hour=1500.0, tick_s=0.2)
     return {
         item.item_id: simulate(
-            config, seconds=3600, showing=lambda t, item=item: item, start_utc=local_start(12), keep=False
+            config, seconds=3600, showing=rotating([item], 1.0), start_utc=local_start(12), keep=False
         )
         for item in (COFFEE, COFFEE_MOVING, FINANCE)
     }
@@ -136,7 +139,7 @@ def test_arrivals_follow_the_integral_of_the_rate() -> None:
     arrived = len(run.truth.group_arrivals_mono)
     assert abs(arrived - expected) < 4.0 * math.sqrt(expected), (arrived, expected)
     per_hour = Counter(int(t // 3600) for t in run.truth.group_arrivals_mono)
-    assert per_hour[2] > 2.5 * per_hour[0]  # 12:00-13:00 (lunch peak) against 10:00-11:00 (opening)
+    assert per_hour[2] > 1.8 * per_hour[0]  # 12:00-13:00 (lunch peak) against 10:00-11:00 (opening)
     for hour in range(hours):
         expected_hour = sum(rates[hour * 3600 : (hour + 1) * 3600])
         assert abs(per_hour[hour] - expected_hour) < 4.0 * math.sqrt(expected_hour) + 1
@@ -321,23 +324,31 @@ def test_relevant_items_hold_attention_longer(single_item_runs: dict[str, Run]) 
     coffee = durations(single_item_runs[COFFEE.item_id])
     finance = durations(single_item_runs[FINANCE.item_id])
     assert len(coffee) > 1000 and len(finance) > 500
-    assert np.mean([r for r, _ in coffee]) > np.mean([r for r, _ in finance]) + 0.2
-    assert np.mean([d for _, d in coffee]) > 1.2 * np.mean([d for _, d in finance])
+    assert np.mean([r for r, _ in coffee]) > np.mean([r for r, _ in finance]) + 0.15
+    model_ratio = (1 + 1.5 * np.mean([r for r, _ in coffee])) / (1 + 1.5 * np.mean([r for r, _ in finance]))
+    ratio = np.mean([d for _, d in coffee]) / np.mean([d for _, d in finance])
+    assert ratio > 1.1
+    assert ratio == pytest.approx(model_ratio, rel=0.1)
+    # Within the population: the most interested third watches about twice as long as the least interested.
+    pooled = sorted(coffee + finance)
+    third = len(pooled) // 3
+    low, high = np.mean([d for _, d in pooled[:third]]), np.mean([d for _, d in pooled[-third:]])
+    assert high > 1.6 * low
     # Calibrated: each watching time over its model mean averages 1 (times end on a tick, so a little over).
-    ratios = [
-        d / (config.base_watch_s * (1 + (config.relevance_hold_effect - 1) * r)) for r, d in coffee + finance
-    ]
+    base, effect = config.base_watch_s, config.relevance_hold_effect
+    ratios = [d / (base * (1 + (effect - 1) * r)) for r, d in pooled]
     assert np.mean(ratios) == pytest.approx(1.0, abs=0.08)
 
 
 def test_tastes_depend_on_demographics() -> None:
     model = TasteModel(POOL)
     rng = np.random.default_rng(0)
-    from signage.types import Gender
 
     def mean_relevance(age: AgeBand, item: ContentItem) -> float:
         return float(
-            np.mean([model.relevance(model.draw(rng, age, Gender.FEMALE), age, Gender.FEMALE, item) for _ in range(400)])
+            np.mean(
+                [model.relevance(model.draw(rng, age, Gender.FEMALE), age, Gender.FEMALE, item) for _ in range(400)]
+            )
         )
 
     assert mean_relevance(AgeBand.CHILD, TOYS) > mean_relevance(AgeBand.ADULT, TOYS) + 0.2
@@ -364,9 +375,7 @@ def test_item_changes_make_viewers_decide_again(busy: Run) -> None:
 
 def test_nothing_on_screen_is_not_watched() -> None:
     config = SimConfig(seed=2, arrivals_per_hour=1500.0)
-    run = simulate(
-        config, seconds=900, showing=lambda t: COFFEE_MOVING if t < 450 else None, start_utc=local_start(12)
-    )
+    run = simulate(config, seconds=900, showing=lambda t: COFFEE_MOVING if t < 450 else None, start_utc=local_start(12))
     watches = run.truth.watches
     assert all(w.start_mono < 450 for w in watches)
     assert any(w.end is WatchEnd.SCREEN_BLANK and w.end_mono == pytest.approx(450) for w in watches)
@@ -376,7 +385,7 @@ def test_nothing_on_screen_is_not_watched() -> None:
 def test_bad_arguments_are_rejected() -> None:
     config = SimConfig()
     with pytest.raises(ValueError, match="timezone-aware"):
-        VirtualStore(config, start_utc=datetime(2024, 1, 1), timezone=ZONE, items=POOL)  # noqa: DTZ001
+        VirtualStore(config, start_utc=datetime(2024, 1, 1), timezone=ZONE, items=POOL)
     with pytest.raises(ValueError, match="time zone"):
         VirtualStore(config, start_utc=local_start(12), timezone="Mars/Olympus", items=POOL)
     store = VirtualStore(config, start_utc=local_start(12), timezone=ZONE, items=POOL)

@@ -186,7 +186,9 @@ class AudienceStage:
         records: list[Record] = []
         closed: list[ExposureRecord] = []
         for visit in self._visits.values():
-            self._switch_exposure(visit, play, t_mono, t_utc, records, closed, 0.0)
+            # Someone not seen in this tick gets an exposure to the new item only when next seen.
+            seen_now = visit.last_mono == t_mono
+            self._switch_exposure(visit, play if seen_now else None, t_mono, t_utc, records, closed, 0.0)
         viewers = tuple(self._viewer(v) for v in self._visits.values())
         snapshot = AudienceSnapshot(t_mono=t_mono, t_utc=t_utc, viewers=viewers, camera_ok=self._camera_ok)
         return AudienceUpdate(snapshot=snapshot, records=tuple(records), closed_exposures=tuple(closed))

@@ -11,9 +11,7 @@ class AudienceConfig(Section):
     facing_max_yaw_deg: float = Field(
         default=22.0, ge=1, le=90, description="A face is towards the screen when |yaw| is at most this."
     )
-    facing_max_pitch_deg: float = Field(
-        default=20.0, ge=1, le=90, description="... and |pitch| is at most this."
-    )
+    facing_max_pitch_deg: float = Field(default=20.0, ge=1, le=90, description="... and |pitch| is at most this.")
     passer_by_min_s: float = Field(
         default=0.5, ge=0, le=30, description="Time in view before a tracked person counts as a passer-by (OTS)."
     )

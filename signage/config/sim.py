@@ -26,11 +26,9 @@ class SimConfig(Section):
         max_length=8,
         description="Relative weights of group sizes 1, 2, 3, ...",
     )
-    returning_share: float = Field(
-        default=0.2, ge=0, le=1, description="Share of arrivals who are returning visitors."
-    )
+    returning_share: float = Field(default=0.2, ge=0, le=1, description="Share of arrivals who are returning visitors.")
     notice_rate_per_s: float = Field(
-        default=0.18, ge=0, le=10, description="Hazard of noticing a still item, per second in view."
+        default=0.08, ge=0, le=10, description="Hazard of noticing a still item, per second in view."
     )
     motion_notice_effect: float = Field(
         default=3.0, ge=1, le=20, description="How many times more often a moving item is noticed than a still one."
@@ -44,8 +42,25 @@ class SimConfig(Section):
     detection_miss_rate: float = Field(
         default=0.02, ge=0, le=0.5, description="Chance a present person is missed in one tick (sensor noise)."
     )
-    attribute_noise: float = Field(
-        default=0.15, ge=0, le=1, description="Chance an observed attribute band is wrong."
+    attribute_noise: float = Field(default=0.15, ge=0, le=1, description="Chance an observed attribute band is wrong.")
+
+    reid_recall: float = Field(
+        default=0.9, ge=0, le=1, description="Share of returning shoppers that re-identification recognises."
+    )
+    reid_false_positive: float = Field(
+        default=0.01, ge=0, le=1, description="Share of new shoppers wrongly flagged as returning."
+    )
+    approach_share: float = Field(
+        default=0.1, ge=0, le=1, description="Share of groups that walk towards the screen instead of across."
+    )
+    leave_share: float = Field(
+        default=0.25, ge=0, le=1, description="Share of groups that leave with their backs turned after stopping."
+    )
+    glance_rate_per_s: float = Field(
+        default=0.05, ge=0, le=10, description="Brief glances (under a second) per second, without noticing."
+    )
+    unknown_age_share: float = Field(
+        default=0.06, ge=0, le=1, description="Share of young-looking people whose age band stays unknown."
     )
 
     @field_validator("start_local_time")

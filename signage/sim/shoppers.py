@@ -61,7 +61,7 @@ class Shopper:
     mood: Mood
     height_m: float
     tastes: Vector
-    visits: int = 0
+    visits_seen: int = 0  # visits on which the camera saw this shopper
     relevance_cache: dict[ContentItem, float] = field(default_factory=dict)
 
     @property
@@ -81,8 +81,9 @@ class Member:
     approach_yaw: float  # yaw while approaching
     wait_yaw: float  # yaw while standing, waiting for someone who watches
     observed: Attributes  # what perception reports for this track
-    returning: bool
-    flagged_returning: bool
+    u_reid: float  # the uniform that decides whether re-identification flags this track as returning
+    returning: bool = False  # set on entering: the camera saw this shopper on an earlier visit
+    flagged_returning: bool = False  # set on entering: what re-identification says
     visit: VisitRecord | None = None  # set on the first tick in view
     row: tuple[int, bool, int, Attributes] = (0, False, -1, Attributes())  # track id, returning, group, attributes
     gone: bool = False
@@ -142,15 +143,11 @@ class Population:
         *,
         attribute_noise: float,
         unknown_age_share: float,
-        reid_recall: float,
-        reid_false_positive: float,
     ) -> None:
         self._rng = rng
         self._tastes = tastes
         self._attribute_noise = attribute_noise
         self._unknown_age_share = unknown_age_share
-        self._reid_recall = reid_recall
-        self._reid_false_positive = reid_false_positive
         self.shoppers: dict[int, Shopper] = {}
 
     def _choice(self, options: Sequence[AgeBand] | Sequence[Gender] | Sequence[Mood], p: Sequence[float]) -> int:
@@ -237,9 +234,6 @@ class Population:
                 offset = -direction * float(rng.uniform(0.1, 0.9))
             depth_offset = 0.0 if k == 0 else float(rng.uniform(-0.4, 0.4))
             depth_offset = max(depth_offset, NEAR_DEPTH_M - min(depth, near))
-            returning = shopper.visits > 0
-            u_flag = float(rng.random())
-            flagged = u_flag < (self._reid_recall if returning else self._reid_false_positive)
             members.append(
                 Member(
                     shopper=shopper,
@@ -250,11 +244,9 @@ class Population:
                     approach_yaw=float(rng.uniform(-45.0, 45.0)),
                     wait_yaw=float(rng.choice((-1.0, 1.0)) * rng.uniform(30.0, 60.0)),
                     observed=self.observe(shopper, depth + depth_offset),
-                    returning=returning,
-                    flagged_returning=flagged,
+                    u_reid=float(rng.random()),
                 )
             )
-            shopper.visits += 1
         return Group(
             members=members,
             group_id=group_id,

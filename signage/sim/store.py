@@ -38,7 +38,7 @@ from signage.sim.tastes import TasteModel
 from signage.sim.truth import FACING_MAX_DEG, SimTruth, VisitRecord, WatchEnd, WatchRecord
 from signage.types import Attributes, ContentItem, Direction, Observation, Tracks
 
-MAX_STAY_S = 300.0  # after this long in view nobody notices anything new, so every visit ends
+MAX_STAY_S = 180.0  # this long after a group arrived, nobody in it notices anything new: every visit ends
 RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
@@ -57,26 +57,9 @@ class VirtualStore:
         start_utc: datetime,
         timezone: str,
         items: Sequence[ContentItem],
-        reid_recall: float = 0.9,
-        reid_false_positive: float = 0.01,
-        approach_share: float = 0.1,
-        leave_share: float = 0.25,
-        glance_rate_per_s: float = 0.05,
-        unknown_age_share: float = 0.06,
     ) -> None:
         if start_utc.tzinfo is None:
             raise ValueError("VirtualStore: start_utc must be timezone-aware")
-        for name, value in (
-            ("reid_recall", reid_recall),
-            ("reid_false_positive", reid_false_positive),
-            ("approach_share", approach_share),
-            ("leave_share", leave_share),
-            ("unknown_age_share", unknown_age_share),
-        ):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"VirtualStore: {name} must be in [0, 1], got {value}")
-        if not 0.0 <= glance_rate_per_s <= 10.0:
-            raise ValueError(f"VirtualStore: glance_rate_per_s must be in [0, 10], got {glance_rate_per_s}")
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
@@ -85,9 +68,11 @@ class VirtualStore:
         self.start_utc = start_utc
         self.timezone = timezone
         self.items: tuple[ContentItem, ...] = tuple(items)
-        self._approach_share = approach_share
-        self._leave_share = leave_share
-        self._glance_rate_per_s = glance_rate_per_s
+        self._reid_recall = config.reid_recall
+        self._reid_false_positive = config.reid_false_positive
+        self._approach_share = config.approach_share
+        self._leave_share = config.leave_share
+        self._glance_rate_per_s = config.glance_rate_per_s
         population_seed, behaviour_seed = np.random.SeedSequence(config.seed).spawn(2)
         population_rng = np.random.default_rng(population_seed)
         self._behaviour_rng = np.random.default_rng(behaviour_seed)
@@ -97,9 +82,7 @@ class VirtualStore:
             population_rng,
             self._tastes,
             attribute_noise=config.attribute_noise,
-            unknown_age_share=unknown_age_share,
-            reid_recall=reid_recall,
-            reid_false_positive=reid_false_positive,
+            unknown_age_share=config.unknown_age_share,
         )
         self._population_rng = population_rng
         self._arrivals = ArrivalProcess(config.arrivals_per_hour, zone, population_rng)
@@ -107,7 +90,8 @@ class VirtualStore:
         self._size_p = weights / weights.sum()
         self._groups: list[Group] = []
         self._past_groups: list[tuple[Shopper, ...]] = []  # first visits, in order of arrival
-        self._past_arrivals: list[float] = []
+        self._past_arrivals: list[float] = []  # when each first visit arrived (sorted)
+        self._last_arrivals: list[float] = []  # when each of those groups last arrived
         self._present_shoppers: set[int] = set()
         self._visits: list[VisitRecord] = []
         self._watches: list[WatchRecord] = []
@@ -163,8 +147,7 @@ class VirtualStore:
         missed = (rng.random(n) < self.config.detection_miss_rate).tolist()
         width = self.config.field_width_m
         rows: list[tuple[int, bool, int, Attributes]] = []  # per-track constants: id, returning, group, attributes
-        boxes: list[tuple[float, float, float, float]] = []
-        poses: list[tuple[float, float, float]] = []
+        geometry: list[tuple[float, ...]] = []  # x1, y1, x2, y2, yaw, pitch, roll: one array for both columns
         directions: list[Direction] = []
         for (member, group), (z1, z2, z3, jx, jy), miss in zip(present, normals, missed, strict=True):
             yaw, pitch, roll, direction = self._pose(member, group, t_mono, z1, z2, z3)
@@ -176,25 +159,24 @@ class VirtualStore:
                 self._missed += 1
                 continue
             rows.append(member.row)
-            boxes.append(
-                body_box(
-                    group.x + member.offset_x,
-                    group.depth + member.depth_offset,
-                    member.shopper.height_m,
-                    width,
-                    1.5 * jx,
-                    1.5 * jy,
-                )
+            box = body_box(
+                group.x + member.offset_x,
+                group.depth + member.depth_offset,
+                member.shopper.height_m,
+                width,
+                1.5 * jx,
+                1.5 * jy,
             )
-            poses.append((yaw, pitch, roll))
+            geometry.append((*box, yaw, pitch, roll))
             directions.append(direction)
         if not rows:
             return _EMPTY_TRACKS
         ids, returning, group_ids, attributes = zip(*rows, strict=True)
+        table = np.array(geometry, dtype=np.float32)
         return Tracks(
             ids=np.array(ids, dtype=np.int64),
-            boxes=np.array(boxes, dtype=np.float32),
-            head_pose=np.array(poses, dtype=np.float32),
+            boxes=table[:, :4],
+            head_pose=table[:, 4:],
             returning=np.array(returning, dtype=np.bool_),
             group_ids=np.array(group_ids, dtype=np.int64),
             attributes=attributes,
@@ -229,20 +211,25 @@ class VirtualStore:
         self._arrival_times.append(arrived_mono)
         size = 1 + int(rng.choice(len(self._size_p), p=self._size_p))
         shoppers: tuple[Shopper, ...] | None = None
-        # Returning groups come from first visits that began at least RETURN_AFTER_S ago. The draws do not depend
-        # on who is in the store, so the population stream never depends on behaviour (unless the group drawn is
-        # somehow still inside, when a new group comes instead).
+        # Returning groups come back at least RETURN_AFTER_S after they last arrived. The choice depends only on
+        # arrival times, never on who is in the store, so the population stream does not depend on behaviour
+        # (unless a group drawn is somehow still inside after that long: then a new group comes instead).
         u_returning, u_which = rng.random(2).tolist()
         eligible = bisect.bisect_right(self._past_arrivals, arrived_mono - RETURN_AFTER_S)
         if u_returning < self.config.returning_share and eligible:
-            candidate = self._past_groups[int(u_which * eligible)]
-            if not any(s.shopper_id in self._present_shoppers for s in candidate):
+            index = int(u_which * eligible)
+            candidate = self._past_groups[index]
+            if arrived_mono - self._last_arrivals[index] >= RETURN_AFTER_S and not any(
+                s.shopper_id in self._present_shoppers for s in candidate
+            ):
                 shoppers = candidate
+                self._last_arrivals[index] = arrived_mono
         if shoppers is None:
             roles = ["solo"] if size == 1 else ["leader"] + ["companion"] * (size - 1)
             shoppers = tuple(self._population.new_shopper(role) for role in roles)
             self._past_groups.append(shoppers)
             self._past_arrivals.append(arrived_mono)
+            self._last_arrivals.append(arrived_mono)
         group_id = -1
         if len(shoppers) > 1:
             group_id = self._next_group_id
@@ -263,6 +250,12 @@ class VirtualStore:
         self._present_shoppers.difference_update(m.shopper.shopper_id for m in group.members)
 
     def _enter(self, member: Member, group: Group, t_mono: float) -> VisitRecord:
+        shopper = member.shopper
+        member.returning = shopper.visits_seen > 0
+        member.flagged_returning = member.u_reid < (
+            self._reid_recall if member.returning else self._reid_false_positive
+        )
+        shopper.visits_seen += 1
         if group.mode is Mode.APPROACH:
             direction = Direction.APPROACHING
         else:
@@ -372,7 +365,7 @@ class VirtualStore:
                 showing is not None
                 and not leaving
                 and t_mono >= member.refractory_until
-                and t_mono - visit.entered_mono <= MAX_STAY_S
+                and t_mono - group.arrived_mono <= MAX_STAY_S
             ):
                 item_id = showing.item_id
                 visit.exposure_s[item_id] = visit.exposure_s.get(item_id, 0.0) + dt

@@ -50,7 +50,7 @@ class VisitTruth:
     group_size: int
     attributes: Attributes  # the true bands (confidence 1)
     observed: Attributes  # what the observations carry for this track
-    returning: bool  # truly a shopper seen on an earlier visit
+    returning: bool  # truly a shopper the camera saw on an earlier visit
     flagged_returning: bool  # what the observations say (re-identification is imperfect)
     direction: Direction  # how the visit began: crossing left/right or approaching
     entered_mono: float

@@ -33,9 +33,7 @@ def close_open_rows(db: sqlite_utils.Database, next_seq: Callable[[], int]) -> R
     """Close every open row in one transaction. Run before a new session writes anything."""
     closed = dict.fromkeys(_CLOSE, 0)
     with transaction(db):
-        sessions = db.execute(
-            "SELECT id, last_seen_utc, last_seen_mono FROM sessions WHERE status = 'open'"
-        ).fetchall()
+        sessions = db.execute("SELECT id, last_seen_utc, last_seen_mono FROM sessions WHERE status = 'open'").fetchall()
         heartbeat = {sid: (utc, mono) for sid, utc, mono in sessions}
         for table, set_clause in _CLOSE.items():
             id_column = "id" if table == "sessions" else "session_id"

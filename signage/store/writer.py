@@ -191,7 +191,12 @@ class StoreWriter:
         by_table: dict[str, list[tuple[object, ...]]] = {}
         ids = []
         for record in batch:
-            row = record.to_row()
+            try:
+                row = record.to_row()
+            except (TypeError, ValueError) as exc:
+                # Records are validated when made, so this is a bug; one bad record must not stop the writer.
+                log.error("store: dropping a %s that cannot be written: %s", type(record).__name__, exc)
+                continue
             ids.append(row["id"])
             values = [row[c] for c in self._columns[record.TABLE]]
             values.append(self._next_seq())
