@@ -12,7 +12,7 @@ from signage.config.base import Section
 class SimConfig(Section):
     seed: int = Field(default=7, ge=0, description="Seed of the shoppers' randomness; the same seed, the same day.")
     start_local_time: str = Field(
-        default="10:00", description="Store-local time (HH:MM) at which the simulated day starts."
+        default="12:00", description="Store-local time (HH:MM) at which the simulated day starts."
     )
     arrivals_per_hour: float = Field(
         default=120.0, ge=0, le=10_000, description="Mean groups passing per hour at the busiest time of day."
