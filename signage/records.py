@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 import json
 import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 from signage.clock import iso_utc, parse_iso_utc
@@ -47,12 +48,56 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _opt_time(value: datetime | None) -> str | None:
-    return None if value is None else iso_utc(value)
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, Mapping):
+        return _dumps(dict(value))
+    if isinstance(value, tuple):
+        return _dumps(list(value))
+    return value
 
 
-def _opt_parse(value: str | None) -> datetime | None:
-    return None if value is None else parse_iso_utc(value)
+def _decode(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    kind = next(k for k in kinds if k is not type(None))
+    origin = typing.get_origin(kind) or kind
+    if origin is datetime:
+        return parse_iso_utc(value)
+    if origin is bool:
+        return bool(value)
+    if isinstance(origin, type) and issubclass(origin, enum.Enum):
+        return origin(value)
+    if origin is Mapping:
+        return json.loads(value)
+    if origin is tuple:
+        return tuple(json.loads(value))
+    return value
+
+
+class _Row:
+    """The row codec every record shares: the first field is the `id` column, the rest keep their names.
+
+    Times become ISO text, enums their value, booleans 0/1, mappings and tuples JSON; `from_row` reads the field
+    types back from the annotations, so a new record type needs no codec of its own."""
+
+    TABLE: ClassVar[str]
+
+    def to_row(self) -> Row:
+        names = [f.name for f in fields(self)]  # type: ignore[arg-type]
+        return {("id" if i == 0 else name): _encode(getattr(self, name)) for i, name in enumerate(names)}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Self:
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        return cls(**{name: _decode(hints[name], row["id" if i == 0 else name]) for i, name in enumerate(names)})
 
 
 def _check_aware(record: object) -> None:
@@ -70,7 +115,7 @@ def _check_nonneg(record: object, *names: str) -> None:
 
 
 @dataclass(frozen=True)
-class SessionRecord:
+class SessionRecord(_Row):
     """One run of the engine on one screen."""
 
     TABLE: ClassVar[str] = "sessions"
@@ -92,40 +137,9 @@ class SessionRecord:
         if self.last_seen_mono < self.started_mono:
             raise ValueError("SessionRecord: last_seen_mono is before started_mono")
 
-    def to_row(self) -> Row:
-        return {
-            "id": self.session_id,
-            "screen_id": self.screen_id,
-            "started_utc": iso_utc(self.started_utc),
-            "started_mono": self.started_mono,
-            "mode": self.mode,
-            "software_version": self.software_version,
-            "config_digest": self.config_digest,
-            "last_seen_utc": iso_utc(self.last_seen_utc),
-            "last_seen_mono": self.last_seen_mono,
-            "ended_utc": _opt_time(self.ended_utc),
-            "status": str(self.status),
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            session_id=row["id"],
-            screen_id=row["screen_id"],
-            started_utc=parse_iso_utc(row["started_utc"]),
-            started_mono=row["started_mono"],
-            mode=row["mode"],
-            software_version=row["software_version"],
-            config_digest=row["config_digest"],
-            last_seen_utc=parse_iso_utc(row["last_seen_utc"]),
-            last_seen_mono=row["last_seen_mono"],
-            ended_utc=_opt_parse(row["ended_utc"]),
-            status=Status(row["status"]),
-        )
-
 
 @dataclass(frozen=True)
-class DecisionRecord:
+class DecisionRecord(_Row):
     """A logged decision: context, eligible set, choice, propensity, policy and reason (for off-policy evaluation)."""
 
     TABLE: ClassVar[str] = "decisions"
@@ -151,47 +165,12 @@ class DecisionRecord:
         if self.item_id not in self.eligible:
             raise ValueError(f"DecisionRecord: chosen item {self.item_id!r} is not in the eligible set")
         _dumps(dict(self.context))  # fails early on a context that cannot be logged
-        object.__setattr__(self, "context", MappingProxyType(dict(self.context)))
+        object.__setattr__(self, "context", types.MappingProxyType(dict(self.context)))
         object.__setattr__(self, "eligible", tuple(self.eligible))
-
-    def to_row(self) -> Row:
-        return {
-            "id": self.decision_id,
-            "session_id": self.session_id,
-            "t_utc": iso_utc(self.t_utc),
-            "t_mono": self.t_mono,
-            "context": _dumps(dict(self.context)),
-            "eligible": _dumps(list(self.eligible)),
-            "item_id": self.item_id,
-            "propensity": self.propensity,
-            "policy": self.policy,
-            "policy_version": self.policy_version,
-            "reason": self.reason,
-            "arm": self.arm,
-            "trigger": self.trigger,
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            decision_id=row["id"],
-            session_id=row["session_id"],
-            t_utc=parse_iso_utc(row["t_utc"]),
-            t_mono=row["t_mono"],
-            context=json.loads(row["context"]),
-            eligible=tuple(json.loads(row["eligible"])),
-            item_id=row["item_id"],
-            propensity=row["propensity"],
-            policy=row["policy"],
-            policy_version=row["policy_version"],
-            reason=row["reason"],
-            arm=row["arm"],
-            trigger=row["trigger"],
-        )
 
 
 @dataclass(frozen=True)
-class PlayRecord:
+class PlayRecord(_Row):
     """What was really on screen: opened when the first frame was presented, closed at the last one."""
 
     TABLE: ClassVar[str] = "plays"
@@ -218,38 +197,9 @@ class PlayRecord:
     def duration_s(self) -> float | None:
         return None if self.ended_mono is None else self.ended_mono - self.started_mono
 
-    def to_row(self) -> Row:
-        return {
-            "id": self.play_id,
-            "session_id": self.session_id,
-            "decision_id": self.decision_id,
-            "item_id": self.item_id,
-            "started_utc": iso_utc(self.started_utc),
-            "started_mono": self.started_mono,
-            "ended_utc": _opt_time(self.ended_utc),
-            "ended_mono": self.ended_mono,
-            "measured": int(self.measured),
-            "status": str(self.status),
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            play_id=row["id"],
-            session_id=row["session_id"],
-            decision_id=row["decision_id"],
-            item_id=row["item_id"],
-            started_utc=parse_iso_utc(row["started_utc"]),
-            started_mono=row["started_mono"],
-            ended_utc=_opt_parse(row["ended_utc"]),
-            ended_mono=row["ended_mono"],
-            measured=bool(row["measured"]),
-            status=Status(row["status"]),
-        )
-
 
 @dataclass(frozen=True)
-class ViewerRecord:
+class ViewerRecord(_Row):
     """One anonymous person's visit: random id, coarse bands with confidences, and what they did."""
 
     TABLE: ClassVar[str] = "viewers"
@@ -279,54 +229,9 @@ class ViewerRecord:
         if self.attention_s > self.dwell_s + 1e-6:
             raise ValueError(f"ViewerRecord: attention_s {self.attention_s} exceeds dwell_s {self.dwell_s}")
 
-    def to_row(self) -> Row:
-        return {
-            "id": self.viewer_id,
-            "session_id": self.session_id,
-            "first_seen_utc": iso_utc(self.first_seen_utc),
-            "last_seen_utc": iso_utc(self.last_seen_utc),
-            "dwell_s": self.dwell_s,
-            "attention_s": self.attention_s,
-            "age_band": str(self.age_band),
-            "age_confidence": self.age_confidence,
-            "gender": str(self.gender),
-            "gender_confidence": self.gender_confidence,
-            "mood": str(self.mood),
-            "mood_confidence": self.mood_confidence,
-            "returning": int(self.returning),
-            "group_size": self.group_size,
-            "is_passer_by": int(self.is_passer_by),
-            "is_watcher": int(self.is_watcher),
-            "model_versions": self.model_versions,
-            "status": str(self.status),
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            viewer_id=row["id"],
-            session_id=row["session_id"],
-            first_seen_utc=parse_iso_utc(row["first_seen_utc"]),
-            last_seen_utc=parse_iso_utc(row["last_seen_utc"]),
-            dwell_s=row["dwell_s"],
-            attention_s=row["attention_s"],
-            age_band=AgeBand(row["age_band"]),
-            age_confidence=row["age_confidence"],
-            gender=Gender(row["gender"]),
-            gender_confidence=row["gender_confidence"],
-            mood=Mood(row["mood"]),
-            mood_confidence=row["mood_confidence"],
-            returning=bool(row["returning"]),
-            group_size=row["group_size"],
-            is_passer_by=bool(row["is_passer_by"]),
-            is_watcher=bool(row["is_watcher"]),
-            model_versions=row["model_versions"],
-            status=Status(row["status"]),
-        )
-
 
 @dataclass(frozen=True)
-class ExposureRecord:
+class ExposureRecord(_Row):
     """One viewer during one play: closed when the viewer leaves or the item ends. The reward comes from here."""
 
     TABLE: ClassVar[str] = "exposures"
@@ -353,44 +258,9 @@ class ExposureRecord:
         if self.reward is not None and not math.isfinite(self.reward):
             raise ValueError("ExposureRecord.reward must be finite")
 
-    def to_row(self) -> Row:
-        return {
-            "id": self.exposure_id,
-            "session_id": self.session_id,
-            "viewer_id": self.viewer_id,
-            "play_id": self.play_id,
-            "decision_id": self.decision_id,
-            "item_id": self.item_id,
-            "started_utc": iso_utc(self.started_utc),
-            "ended_utc": _opt_time(self.ended_utc),
-            "dwell_s": self.dwell_s,
-            "attention_s": self.attention_s,
-            "held": int(self.held),
-            "reward": self.reward,
-            "status": str(self.status),
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            exposure_id=row["id"],
-            session_id=row["session_id"],
-            viewer_id=row["viewer_id"],
-            play_id=row["play_id"],
-            decision_id=row["decision_id"],
-            item_id=row["item_id"],
-            started_utc=parse_iso_utc(row["started_utc"]),
-            ended_utc=_opt_parse(row["ended_utc"]),
-            dwell_s=row["dwell_s"],
-            attention_s=row["attention_s"],
-            held=bool(row["held"]),
-            reward=row["reward"],
-            status=Status(row["status"]),
-        )
-
 
 @dataclass(frozen=True)
-class EventRecord:
+class EventRecord(_Row):
     """A lifecycle event (start, update, end) of a viewer, exposure, play, session, camera or the store itself."""
 
     TABLE: ClassVar[str] = "events"
@@ -407,32 +277,7 @@ class EventRecord:
     def __post_init__(self) -> None:
         _check_aware(self)
         _dumps(dict(self.payload))  # fails early on a payload that cannot be logged
-        object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
-
-    def to_row(self) -> Row:
-        return {
-            "id": self.event_id,
-            "session_id": self.session_id,
-            "kind": str(self.kind),
-            "phase": str(self.phase),
-            "subject_id": self.subject_id,
-            "t_utc": iso_utc(self.t_utc),
-            "t_mono": self.t_mono,
-            "payload": _dumps(dict(self.payload)),
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Self:
-        return cls(
-            event_id=row["id"],
-            session_id=row["session_id"],
-            kind=EventKind(row["kind"]),
-            phase=Phase(row["phase"]),
-            subject_id=row["subject_id"],
-            t_utc=parse_iso_utc(row["t_utc"]),
-            t_mono=row["t_mono"],
-            payload=json.loads(row["payload"]),
-        )
+        object.__setattr__(self, "payload", types.MappingProxyType(dict(self.payload)))
 
 
 Record = SessionRecord | DecisionRecord | PlayRecord | ViewerRecord | ExposureRecord | EventRecord
