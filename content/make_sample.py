@@ -1,7 +1,10 @@
-"""Generate the sample content pool: 1280x720 PNG ad cards drawn with pygame, and pool.toml.
+"""Generate the sample content pool: 1280x720 PNG ad cards drawn with pygame, short video loops for the cards
+with `motion = true`, and pool.toml.
 
-Run from anywhere: `python content/make_sample.py`. The output is deterministic (no randomness, pygame's
-default font), so re-running it gives the same cards and manifest.
+Run from anywhere: `python content/make_sample.py`. The drawing is deterministic (no randomness, pygame's default
+font), so re-running it gives the same cards and manifest. The videos are 640x360, 25 fps, 3 s loops in MPEG-4
+Part 2 (`mp4v` in .mp4): a codec that OpenCV's bundled FFmpeg both writes and reads everywhere (H.264 writing
+needs an encoder the wheels do not ship). Each loop is seamless: the animation phase runs once around a circle.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pygame
 
 HERE = Path(__file__).resolve().parent
 IMAGES = HERE / "images"
+VIDEOS = HERE / "videos"
 SIZE = (1280, 720)
+VIDEO_SIZE = (640, 360)
+VIDEO_FPS = 25
+VIDEO_FRAMES = 75  # 3 s
 STORE = "MARKET HALL"
 
 Color = tuple[int, int, int]
@@ -211,15 +220,23 @@ def _shadowed(surface: pygame.Surface, font: pygame.font.Font, text: str, pos: t
     surface.blit(font.render(text, True, (255, 255, 255)), pos)
 
 
-def draw_card(card: Card) -> pygame.Surface:
+def draw_card(card: Card, phase: float | None = None) -> pygame.Surface:
+    """The card; with a `phase` (radians) an animation frame: the light band sweeps, the motif bobs, the badge
+    pulses. Phase 0 and 2π give the same frame, so a loop over one turn is seamless."""
     surface = pygame.Surface(SIZE)
     _gradient(surface, card.top, card.bottom)
     # A soft diagonal band and a large circle give depth without noise (noise would bloat the PNG).
+    sweep = 0 if phase is None else round(260 * math.sin(phase))
+    bob = 0 if phase is None else round(14 * math.sin(2 * phase))
     band = pygame.Surface(SIZE, pygame.SRCALPHA)
-    pygame.draw.polygon(band, (255, 255, 255, 28), [(640, 0), (900, 0), (560, 720), (300, 720)])
-    pygame.draw.circle(band, (*card.accent, 48), (1010, 420), 290)
+    pygame.draw.polygon(
+        band, (255, 255, 255, 28), [(640 + sweep, 0), (900 + sweep, 0), (560 + sweep, 720), (300 + sweep, 720)]
+    )
+    pygame.draw.circle(band, (*card.accent, 48), (1010, 420), 290 + bob)
     surface.blit(band, (0, 0))
-    MOTIFS[card.motif](surface, card.accent)
+    motif = pygame.Surface(SIZE, pygame.SRCALPHA)
+    MOTIFS[card.motif](motif, card.accent)
+    surface.blit(motif, (0, bob))
 
     _shadowed(surface, pygame.font.Font(None, 124), card.headline, (70, 150))
     _shadowed(surface, pygame.font.Font(None, 50), card.subline, (74, 270))
@@ -227,6 +244,8 @@ def draw_card(card: Card) -> pygame.Surface:
     badge = badge_font.render(card.badge, True, (20, 20, 24))
     box = badge.get_rect(topleft=(74, 380)).inflate(56, 32)
     box.topleft = (74, 380)
+    if phase is not None:
+        box = box.inflate(round(10 + 10 * math.sin(3 * phase)), round(6 + 6 * math.sin(3 * phase)))
     pygame.draw.rect(surface, card.accent, box, border_radius=22)
     surface.blit(badge, badge.get_rect(center=box.center))
 
@@ -257,8 +276,8 @@ def manifest() -> str:
     for card in CARDS:
         table = {
             "id": card.item_id,
-            "file": f"images/{card.item_id}.png",
-            "kind": "image",
+            "file": f"videos/{card.item_id}.mp4" if card.motion else f"images/{card.item_id}.png",
+            "kind": "video" if card.motion else "image",
             "duration_s": card.duration_s,
             "advertiser": card.advertiser,
             "category": card.category,
@@ -274,18 +293,36 @@ def manifest() -> str:
     return "\n".join(lines)
 
 
+def write_video(card: Card, path: Path) -> None:
+    """A seamless loop of the card's animation, VIDEO_FRAMES frames at VIDEO_FPS."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), VIDEO_FPS, VIDEO_SIZE)
+    if not writer.isOpened():
+        raise SystemExit(f"OpenCV cannot write {path} with the mp4v codec")
+    for index in range(VIDEO_FRAMES):
+        frame = pygame.transform.smoothscale(draw_card(card, 2 * math.pi * index / VIDEO_FRAMES), VIDEO_SIZE)
+        rgb = np.asarray(pygame.surfarray.array3d(frame)).transpose(1, 0, 2)
+        writer.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+    writer.release()
+
+
 def main() -> None:
     pygame.font.init()
     IMAGES.mkdir(parents=True, exist_ok=True)
+    VIDEOS.mkdir(parents=True, exist_ok=True)
     total = 0
     for card in CARDS:
-        path = IMAGES / f"{card.item_id}.png"
-        pygame.image.save(draw_card(card), str(path))
+        if card.motion:
+            path = VIDEOS / f"{card.item_id}.mp4"
+            write_video(card, path)
+            (IMAGES / f"{card.item_id}.png").unlink(missing_ok=True)
+        else:
+            path = IMAGES / f"{card.item_id}.png"
+            pygame.image.save(draw_card(card), str(path))
         size = path.stat().st_size
         total += size
         print(f"wrote {path.relative_to(HERE.parent)} ({size // 1024} KB)")
     (HERE / "pool.toml").write_text(manifest(), encoding="utf-8")
-    print(f"wrote content/pool.toml ({len(CARDS) + len(TEXT_ITEMS)} items, images {total // 1024} KB in all)")
+    print(f"wrote content/pool.toml ({len(CARDS) + len(TEXT_ITEMS)} items, media {total // 1024} KB in all)")
     pygame.font.quit()
 
 

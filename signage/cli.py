@@ -16,6 +16,7 @@ from types import FrameType
 
 from signage import __version__
 from signage.config import Config, ConfigError, load_config
+from signage.content_cli import add_content_commands, run_content
 
 log = logging.getLogger("signage")
 
@@ -56,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", type=Path, default=None, help="database file (default: store.path of the config)")
     demo.add_argument("--seed", type=int, default=None, help="seed of the virtual store (default: sim.seed)")
 
+    simulate = commands.add_parser(
+        "simulate",
+        formatter_class=_Formatter,
+        help="run a policy on the virtual store for days, headless, and print its attention metrics",
+        description=(
+            "Run one policy on the virtual store for N simulated days (from midnight, as fast as possible, no "
+            "window) and print hold rate, notice rate and attention per viewer. Policies: round_robin, random, "
+            "demographic, contextual, river_linear, and oracle (knows the simulator's hidden tastes)."
+        ),
+    )
+    simulate.add_argument("--policy", required=True, help="policy name (see above)")
+    simulate.add_argument("--days", type=float, default=1.0, help="simulated days (default 1)")
+    simulate.add_argument("--seed", type=int, default=None, help="seed of the virtual store (default: sim.seed)")
+    simulate.add_argument("--config", type=Path, default=None, help="config file (TOML); built-in defaults if omitted")
+    simulate.add_argument("--db", type=Path, default=None, help="keep the database here (default: a temporary one)")
+    simulate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     report = commands.add_parser(
         "report",
         formatter_class=_Formatter,
@@ -65,6 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--db", type=Path, required=True, help="database file written by the engine")
     report.add_argument("--session", default=None, help="only this engine session (default: all)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        formatter_class=_Formatter,
+        help="estimate off-policy how another policy would have done on the logged decisions",
+        description="Off-policy evaluation of a policy on logged decisions: IPS, self-normalised IPS and doubly "
+        "robust estimates of its reward per decision, with 95% intervals.",
+    )
+    evaluate.add_argument("--db", type=Path, required=True, help="database file written by the engine")
+    evaluate.add_argument("--policy", required=True, help="policy to evaluate (random, round_robin, ...)")
+    evaluate.add_argument("--config", type=Path, default=None, help="config file (its content pool and learner)")
+    evaluate.add_argument("--session", default=None, help="only this engine session (default: all)")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    add_content_commands(commands, _Formatter)
 
     config = commands.add_parser(
         "config", formatter_class=_Formatter, help="check configuration files", description="Configuration tools."
@@ -92,9 +125,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args)
     if args.command == "report":
         return _report(args)
+    if args.command == "simulate":
+        return _simulate(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "content":
+        return run_content(args)
     if args.command == "config":
         return _config_check(args.path)
     raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from signage.content import PoolError, load_pool
+    from signage.simulate import SIMULATION_POLICIES, format_result, simulate
+
+    if args.policy not in SIMULATION_POLICIES:
+        print(
+            f"signage simulate: unknown policy {args.policy!r}; expected one of {', '.join(SIMULATION_POLICIES)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.days <= 0:
+        print("signage simulate: --days must be > 0", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(args.config)
+        pool = load_pool(Path(config.content.pool))
+    except (ConfigError, PoolError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    result = simulate(config, pool, policy=args.policy, days=args.days, seed=args.seed, db_path=args.db)
+    print(json.dumps(result.to_json(), indent=2) if args.json else format_result(result))
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from signage.content import PoolError, load_pool
+    from signage.decision.evaluate import (
+        EvaluationError,
+        evaluate,
+        format_evaluation,
+        items_in_logs,
+        load_logged_decisions,
+        target,
+    )
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        items = load_pool(Path(config.content.pool)).items
+    except PoolError:
+        items = ()  # item ids from the log stand in; policies that use item features see bare items
+    try:
+        logs = load_logged_decisions(args.db, session_id=args.session)
+        items = items or items_in_logs(logs)
+        result = evaluate(logs, target(args.policy, items=items, config=config.decision), items=items)
+    except (EvaluationError, ValueError) as exc:
+        print(f"signage evaluate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result.to_json(), indent=2) if args.json else format_evaluation(result))
+    return EXIT_OK
 
 
 def _config_check(path: Path) -> int:

@@ -151,8 +151,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise PoolError(path, [f"not valid TOML: {exc}"]) from None
 
 
-def load_pool(path: Path) -> ContentPool:
-    """Load and validate a content pool manifest; file paths are resolved relative to its directory."""
+def load_pool(path: Path, *, check_files: bool = True) -> ContentPool:
+    """Load and validate a content pool manifest; file paths are resolved relative to its directory.
+
+    With `check_files=False` a missing media file is not a problem of the manifest: the hot-reload watcher
+    (signage.content_watch) quarantines that one item instead of rejecting the whole pool."""
     path = Path(path)
     data = _read_manifest(path)
     base_dir = path.parent.resolve()
@@ -181,7 +184,7 @@ def load_pool(path: Path) -> ContentPool:
         resolved = ""
         if model.file is not None:
             file_path = (base_dir / model.file).resolve()
-            if not file_path.is_file():
+            if check_files and not file_path.is_file():
                 problems.append(f"{where}: file = {model.file!r}: not found (looked in {base_dir})")
                 continue
             resolved = str(file_path)

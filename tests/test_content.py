@@ -48,12 +48,14 @@ def test_sample_pool_loads() -> None:
     assert len(set(pool.ids)) == len(pool.ids)
     assert pool.base_dir == SAMPLE_POOL.parent
     images = [item for item in pool if item.kind is ContentKind.IMAGE]
-    assert len(images) >= 10
-    for item in images:
+    videos = [item for item in pool if item.kind is ContentKind.VIDEO]
+    assert len(images) >= 7
+    assert {item.item_id for item in videos} == {item.item_id for item in pool if item.motion}
+    for item in images + videos:
         path = Path(item.path)
         assert path.is_file(), item
-        assert path.suffix == ".png"
-        assert path.stat().st_size < 200 * 1024, f"{path.name} is too big for the repository"
+        assert path.suffix == (".png" if item.kind is ContentKind.IMAGE else ".mp4")
+        assert path.stat().st_size < 400 * 1024, f"{path.name} is too big for the repository"
     assert all(6 <= item.duration_s <= 12 for item in pool)
     assert all(item.tags and all(tag == tag.lower() for tag in item.tags) for item in pool)
     assert sum(item.motion for item in pool) == 3
@@ -62,9 +64,10 @@ def test_sample_pool_loads() -> None:
     assert not pool.item("coffee").restricted
 
 
-def test_sample_images_are_small_in_total() -> None:
-    total = sum(path.stat().st_size for path in (SAMPLE_POOL.parent / "images").glob("*.png"))
-    assert 0 < total < 1.5 * 1024 * 1024
+def test_sample_media_are_small_in_total() -> None:
+    media = [*(SAMPLE_POOL.parent / "images").glob("*.png"), *(SAMPLE_POOL.parent / "videos").glob("*.mp4")]
+    total = sum(path.stat().st_size for path in media)
+    assert 0 < total < 3 * 1024 * 1024
 
 
 def test_lookup_by_id_and_unknown_id() -> None:

@@ -113,10 +113,12 @@ def test_policy_contract() -> None:
 
 
 def test_decider_never_returns_an_ineligible_item_and_falls_back() -> None:
-    only_restricted = (item("wine", restricted=True), item("beer", restricted=True))
-    decider = Decider(RoundRobinPolicy(order=["wine", "beer"]), only_restricted, timezone="UTC", fallback_item="beer")
+    pool = (item("wine", restricted=True), item("beer", restricted=True), item("water"))
+    decider = Decider(RoundRobinPolicy(order=["wine", "beer"]), pool, timezone="UTC", fallback_item="water")
     choice = decider.decide(snapshot(viewer(AgeBand.TEEN)))
-    assert choice.decision.item_id == "beer" and "fallback" in choice.decision.reason
+    assert choice.decision.item_id == "water" and choice.decision.propensity == 1.0
+    with pytest.raises(ValueError, match="restricted: it must be safe"):  # a restricted fallback could reach a minor
+        Decider(RoundRobinPolicy(order=["wine"]), pool, timezone="UTC", fallback_item="beer")
     with pytest.raises(ValueError, match="not in the content pool"):
         Decider(RoundRobinPolicy(order=["a"]), ITEMS, timezone="UTC", fallback_item="zzz")
     with pytest.raises(ValueError, match="empty"):

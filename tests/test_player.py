@@ -104,7 +104,7 @@ def test_text_item_renders_a_card(player: PygamePlayer, caplog: pytest.LogCaptur
     assert warnings_from_player(caplog) == []
 
 
-def test_video_item_falls_back_to_a_card_for_now(player: PygamePlayer, caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_video_falls_back_to_a_card(player: PygamePlayer, caplog: pytest.LogCaptureFixture) -> None:
     video = ContentItem("clip", "clip.mp4", ContentKind.VIDEO, 6.0, "Acme", "food", title="A clip")
     with caplog.at_level(logging.WARNING, logger="signage.player"):
         assert player.present(video) is True

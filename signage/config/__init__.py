@@ -17,24 +17,32 @@ from pydantic import Field, ValidationError
 
 from signage.config.audience import AudienceConfig
 from signage.config.base import Section
+from signage.config.capture import CaptureConfig
 from signage.config.content import ContentConfig
 from signage.config.decision import DecisionConfig
+from signage.config.perception import PerceptionConfig
 from signage.config.player import PlayerConfig
+from signage.config.rules import RulesConfig
 from signage.config.screen import ScreenConfig
 from signage.config.sim import SimConfig
 from signage.config.store import StoreConfig
+from signage.config.tracking import TrackingConfig
 
 __all__ = [
     "AudienceConfig",
+    "CaptureConfig",
     "Config",
     "ConfigError",
     "ConfigProblem",
     "ContentConfig",
     "DecisionConfig",
+    "PerceptionConfig",
     "PlayerConfig",
+    "RulesConfig",
     "ScreenConfig",
     "SimConfig",
     "StoreConfig",
+    "TrackingConfig",
     "config_digest",
     "load_config",
     "parse_config",
@@ -48,9 +56,15 @@ class Config(Section):
     store: StoreConfig = Field(default_factory=StoreConfig, description="The local SQLite database.")
     audience: AudienceConfig = Field(default_factory=AudienceConfig, description="Attention metric thresholds.")
     decision: DecisionConfig = Field(default_factory=DecisionConfig, description="Content decisions.")
+    rules: RulesConfig = Field(default_factory=RulesConfig, description="Operator rules around the decisions.")
     player: PlayerConfig = Field(default_factory=PlayerConfig, description="The pygame player.")
     content: ContentConfig = Field(default_factory=ContentConfig, description="The content pool.")
     sim: SimConfig = Field(default_factory=SimConfig, description="The virtual store (demo).")
+    capture: CaptureConfig = Field(default_factory=CaptureConfig, description="The camera and its watchdog.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Anonymous person tracking.")
+    perception: PerceptionConfig = Field(
+        default_factory=PerceptionConfig, description="Face detection, landmarks and head pose (ONNX models)."
+    )
 
 
 @dataclass(frozen=True)

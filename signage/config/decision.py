@@ -10,9 +10,42 @@ from signage.config.base import Section
 
 
 class DecisionConfig(Section):
-    policy: Literal["round_robin"] = Field(
-        default="round_robin", description="The policy that picks the next item (more arrive with the bandit)."
+    policy: Literal["round_robin", "random", "demographic", "contextual", "river_linear"] = Field(
+        default="round_robin",
+        description=(
+            "The policy that picks the next item: round_robin (the plain playlist), random (uniform), demographic "
+            "(a fixed table from the age band and gender present), contextual (the engine's online learner), "
+            "river_linear (the same learner's shape on a river model; slower, kept for comparison)."
+        ),
     )
     fallback_item: str | None = Field(
         default=None, description="Item shown when nothing is eligible; the first pool item if unset."
     )
+    learner_learning_rate: float = Field(
+        default=0.3,
+        gt=0,
+        le=1.5,
+        description=(
+            "Step of the contextual learner's normalised updates; a constant step also forgets old rewards, "
+            "so tastes that drift and novelty that wears off are followed."
+        ),
+    )
+    learner_temperature: float = Field(
+        default=0.15,
+        gt=0,
+        le=10,
+        description="Softmax temperature over predicted rewards (in units of learner_reward_scale_s); lower exploits.",
+    )
+    learner_epsilon: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of the contextual learner's choices spread uniformly over the eligible items.",
+    )
+    learner_reward_scale_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Attention seconds that count as a reward of 1 for the learner (rewards are capped at 5).",
+    )
+    learner_seed: int = Field(default=0, ge=0, description="Seed of the learner's exploration draws.")

@@ -62,6 +62,24 @@ class SimConfig(Section):
     unknown_age_share: float = Field(
         default=0.06, ge=0, le=1, description="Share of young-looking people whose age band stays unknown."
     )
+    novelty_wear: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description=(
+            "How much less an item appeals to a shopper each time they watched it before (0.3: 30% less after one "
+            "watch, 51% after two); a returning viewer wears items out."
+        ),
+    )
+    taste_drift_sd: float = Field(
+        default=0.3,
+        ge=0,
+        le=3,
+        description="Long-run spread of the slow, shared drift of every taste weight (0: tastes never drift).",
+    )
+    taste_drift_days: float = Field(
+        default=7.0, gt=0, le=365, description="Correlation time of the taste drift, in simulated days."
+    )
 
     @field_validator("start_local_time")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from collections import Counter
 
-from signage.types import AgeBand, AudienceSnapshot, Context, Gender, Mood
+from signage.types import AgeBand, AudienceSnapshot, Context, Gender, Mood, Viewer
 
 
 def build_context(snapshot: AudienceSnapshot, timezone: str) -> Context:
@@ -37,3 +37,13 @@ def build_context(snapshot: AudienceSnapshot, timezone: str) -> Context:
         camera_ok=snapshot.camera_ok,
         features=features,
     )
+
+
+def viewer_key(viewer: Viewer) -> str:
+    """The anonymous key under which the no-repeat rule remembers what a viewer watched.
+
+    A returning person is only recognised across visits through re-identification; when the audience stage carries
+    such a key on the viewer (`person_key`, RAM only, never logged) it is used, otherwise the per-visit viewer id
+    (then no-repeat holds within one visit)."""
+    person_key = getattr(viewer, "person_key", None)
+    return person_key if isinstance(person_key, str) and person_key else viewer.viewer_id

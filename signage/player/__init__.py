@@ -1,5 +1,37 @@
-"""The player: shows what the decision engine picked and reports what it showed."""
+"""The player: shows what the decision engine picked and reports what it showed.
 
-from signage.player.pygame_player import LETTERBOX_COLOR, PygamePlayer
+`GaplessPlayer` is the frame-accurate player (`show()` queues, `present(now)` draws one frame and reports proof of
+play); `PygamePlayer` is the first, simpler one (`present(item)` shows that item at once), kept until the engine
+drives the gapless one.
+"""
 
-__all__ = ["LETTERBOX_COLOR", "PygamePlayer"]
+from signage.player.events import (
+    FrameReport,
+    PlayerState,
+    PlayEvent,
+    PlayEventKind,
+    StateChange,
+    Transition,
+    Urgency,
+)
+from signage.player.fitting import LETTERBOX_COLOR, FitMode
+from signage.player.gapless import GaplessPlayer, NowShowing
+from signage.player.media import MediaError, probe_media
+from signage.player.pygame_player import PygamePlayer
+
+__all__ = [
+    "LETTERBOX_COLOR",
+    "FitMode",
+    "FrameReport",
+    "GaplessPlayer",
+    "MediaError",
+    "NowShowing",
+    "PlayEvent",
+    "PlayEventKind",
+    "PlayerState",
+    "PygamePlayer",
+    "StateChange",
+    "Transition",
+    "Urgency",
+    "probe_media",
+]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from types import TracebackType
@@ -19,14 +18,15 @@ from types import TracebackType
 import pygame
 
 from signage.config.player import PlayerConfig
+from signage.player.cards import FontCache, render_card
+from signage.player.fitting import LETTERBOX_COLOR, FitMode
+from signage.player.media import MediaError, VideoPlayback
 from signage.types import ContentItem, ContentKind
 
 __all__ = ["LETTERBOX_COLOR", "PygamePlayer"]
 
 log = logging.getLogger("signage.player")
 
-LETTERBOX_COLOR = (18, 18, 24)
-_CARD_COLORS = ((38, 70, 140), (120, 40, 90), (20, 110, 100), (150, 80, 20), (70, 50, 130), (30, 100, 60))
 _OVERLAY_BG = (0, 0, 0, 200)
 _QUIT_KEYS = frozenset({pygame.K_ESCAPE, pygame.K_q})
 
@@ -42,7 +42,7 @@ class PygamePlayer:
         self._config = config
         self._cache_size = cache_size
         self._cache: OrderedDict[ContentItem, pygame.Surface] = OrderedDict()
-        self._fonts: dict[int, pygame.font.Font] = {}
+        self._fonts = FontCache()
         self._frames = 0
         self._closed = False
         pygame.display.init()
@@ -121,9 +121,15 @@ class PygamePlayer:
     def _render(self, item: ContentItem) -> pygame.Surface:
         if item.kind is ContentKind.TEXT:
             return self._card(item)
-        if item.kind is ContentKind.VIDEO:
-            log.warning("item %s: video playback is not supported yet; showing a title card", item.item_id)
-            return self._card(item)
+        if item.kind is ContentKind.VIDEO:  # this simple player shows a video's first frame (GaplessPlayer plays it)
+            try:
+                playback = VideoPlayback(path=item.path, screen=self.size, mode=FitMode.LETTERBOX, loop=False)
+            except MediaError as exc:
+                log.warning("item %s: cannot load %r (%s); showing a title card", item.item_id, item.path, exc)
+                return self._card(item)
+            first = playback.frame_at(0.0)
+            playback.close()
+            return pygame.image.frombuffer(first.tobytes(), self.size, "RGB").convert()
         try:
             image = pygame.image.load(item.path)
             if image.get_width() == 0 or image.get_height() == 0:
@@ -144,25 +150,7 @@ class PygamePlayer:
         return frame
 
     def _card(self, item: ContentItem) -> pygame.Surface:
-        """A full-screen card with the item's title (or id) on a colour chosen from its id."""
-        width, height = self.size
-        frame = pygame.Surface(self.size).convert()
-        frame.fill(_CARD_COLORS[zlib.crc32(item.item_id.encode()) % len(_CARD_COLORS)])
-        font = self._font(max(16, height // 8))
-        lines = _wrap(item.title or item.item_id, font, int(width * 0.85))
-        line_height = font.get_linesize()
-        top = (height - line_height * len(lines)) // 2
-        for index, line in enumerate(lines):
-            text = font.render(line, True, (250, 250, 250))
-            if text.get_width() > width - 8:  # one word wider than the screen: shrink it to fit
-                scale = (width - 8) / text.get_width()
-                text = pygame.transform.smoothscale(text, (width - 8, max(1, round(text.get_height() * scale))))
-            frame.blit(text, text.get_rect(midtop=(width // 2, top + index * line_height)))
-        if item.advertiser:
-            small = self._font(max(12, height // 24))
-            text = small.render(item.advertiser, True, (220, 220, 230))
-            frame.blit(text, text.get_rect(midbottom=(width // 2, height - height // 16)))
-        return frame
+        return render_card(item, self.size, self._fonts)
 
     def _draw_overlay(self, lines: Sequence[str]) -> None:
         font = self._font(max(14, self._config.height // 30))
@@ -177,10 +165,7 @@ class PygamePlayer:
         self._screen.blit(box, (pad, self._config.height - box_h - pad))
 
     def _font(self, size: int) -> pygame.font.Font:
-        font = self._fonts.get(size)
-        if font is None:
-            font = self._fonts[size] = pygame.font.Font(None, size)
-        return font
+        return self._fonts.get(size)
 
     def _pump_events(self) -> bool:
         keep_going = True
@@ -188,19 +173,3 @@ class PygamePlayer:
             if event.type == pygame.QUIT or (event.type == pygame.KEYDOWN and event.key in _QUIT_KEYS):
                 keep_going = False
         return keep_going
-
-
-def _wrap(text: str, font: pygame.font.Font, max_width: int) -> list[str]:
-    """Greedy word wrap; a single word wider than the line stays on its own line."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if current and font.size(candidate)[0] > max_width:
-            lines.append(current)
-            current = word
-        else:
-            current = candidate
-    if current:
-        lines.append(current)
-    return lines or [text]

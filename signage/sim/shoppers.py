@@ -62,7 +62,8 @@ class Shopper:
     height_m: float
     tastes: Vector
     visits_seen: int = 0  # visits on which the camera saw this shopper
-    relevance_cache: dict[ContentItem, float] = field(default_factory=dict)
+    relevance_cache: dict[ContentItem, tuple[int, float]] = field(default_factory=dict)  # item → (drift epoch, r)
+    watched: dict[str, int] = field(default_factory=dict)  # item id → times noticed and watched, over all visits
 
     @property
     def true_attributes(self) -> Attributes:

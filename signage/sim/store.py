@@ -7,7 +7,14 @@ Randomness: one `SeedSequence` from `config.seed`, spawned into two independent 
 The population stream draws arrivals, who arrives (identities, tastes, returning or not), their paths and what
 perception makes of them; the behaviour stream draws reactions to the screen and per-tick sensor noise. So the
 same seed brings the same shoppers along the same paths whatever is shown, and runs that show different content
-differ only in how people react: paired comparisons of content or policies need few people.
+differ only in how people react: paired comparisons of content or policies need few people. A third stream,
+independent of both, drives the slow drift of tastes, which depends on the clock only.
+
+Relevance and appeal: `relevance(shopper, item)` is the hidden taste (drifting slowly with the whole population:
+an Ornstein-Uhlenbeck offset per taste weight, updated every simulated hour, long-run spread `taste_drift_sd`,
+correlation time `taste_drift_days`). What drives behaviour is the appeal: relevance × (1 - novelty_wear) ** n,
+where n is how often this shopper noticed and watched this item before (on any visit): novelty wears off per viewer
+and item, so a returning viewer is worth showing something new.
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ MAX_STAY_S = 180.0  # this long after a group arrived, nobody in it notices anyt
 RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
-MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
+MAX_WATCH_FACTOR = 10.0
+DRIFT_STEP_S = 3600.0  # tastes drift in hourly steps  # a watching time is at most this many times its mean
 
 _EMPTY_TRACKS = Tracks.empty()
 
@@ -74,6 +82,10 @@ class VirtualStore:
         self._leave_share = config.leave_share
         self._glance_rate_per_s = config.glance_rate_per_s
         population_seed, behaviour_seed = np.random.SeedSequence(config.seed).spawn(2)
+        self._drift_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
+        self._drift = np.zeros(len(TasteModel(self.items).features))
+        self._drift_epoch = 0
+        self._next_drift_mono: float | None = None
         population_rng = np.random.default_rng(population_seed)
         self._behaviour_rng = np.random.default_rng(behaviour_seed)
         self._noise = NoiseStream(self._behaviour_rng)
@@ -113,6 +125,7 @@ class VirtualStore:
             raise ValueError(f"VirtualStore.step: t_mono must increase, got {t_mono} after {last}")
         dt = self.config.tick_s if last is None else t_mono - last
         self._last_t = t_mono
+        self._advance_drift(t_mono)
         for arrived in self._arrivals.due(t_mono, t_utc):
             self._groups.append(self._new_group(arrived))
         if not self._groups:
@@ -201,8 +214,32 @@ class VirtualStore:
         )
 
     def relevance(self, shopper_id: int, item: ContentItem) -> float:
-        """The hidden relevance of an item to a shopper seen so far (for tests and reports)."""
+        """The hidden relevance of an item to a shopper seen so far, with today's drift (for tests and reports)."""
         return self._relevance(self._population.shoppers[shopper_id], item)
+
+    def appeal(self, shopper_id: int, item: ContentItem) -> float:
+        """Relevance worn by the novelty lost on earlier watches of the item: what drives watching now."""
+        return self._appeal(self._population.shoppers[shopper_id], item)
+
+    def present_shopper_ids(self) -> tuple[int, ...]:
+        """The shoppers in view now (for an oracle that knows the hidden tastes; the engine never sees this)."""
+        return tuple(
+            m.shopper.shopper_id for group in self._groups for m in group.members if m.visit is not None and not m.gone
+        )
+
+    def _advance_drift(self, t_mono: float) -> None:
+        sd = self.config.taste_drift_sd
+        if sd <= 0.0:
+            return
+        if self._next_drift_mono is None:
+            self._next_drift_mono = t_mono + DRIFT_STEP_S
+            return
+        while t_mono >= self._next_drift_mono:
+            keep = math.exp(-DRIFT_STEP_S / (self.config.taste_drift_days * 86400.0))
+            noise = self._drift_rng.standard_normal(len(self._drift))
+            self._drift = keep * self._drift + sd * math.sqrt(1.0 - keep * keep) * noise
+            self._drift_epoch += 1
+            self._next_drift_mono += DRIFT_STEP_S
 
     # -- arrivals and departures --------------------------------------------------------------------------------
 
@@ -302,11 +339,18 @@ class VirtualStore:
 
     def _relevance(self, shopper: Shopper, item: ContentItem) -> float:
         cache = shopper.relevance_cache
-        value = cache.get(item)
-        if value is None:
-            value = self._tastes.relevance(shopper.tastes, shopper.age_band, shopper.gender, item)
-            cache[item] = value
+        cached = cache.get(item)
+        if cached is not None and cached[0] == self._drift_epoch:
+            return cached[1]
+        tastes = shopper.tastes + self._drift if self._drift_epoch else shopper.tastes
+        value = self._tastes.relevance(tastes, shopper.age_band, shopper.gender, item)
+        cache[item] = (self._drift_epoch, value)
         return value
+
+    def _appeal(self, shopper: Shopper, item: ContentItem) -> float:
+        seen = shopper.watched.get(item.item_id, 0)
+        relevance = self._relevance(shopper, item)
+        return relevance * (1.0 - self.config.novelty_wear) ** seen if seen else relevance
 
     def _behave(
         self,
@@ -353,7 +397,7 @@ class VirtualStore:
                     self._start_away(member, group, t_mono)
                 elif showing.item_id != episode.item_id:
                     self._end_watch(member, t_mono, WatchEnd.ITEM_CHANGED)
-                    relevance = self._relevance(member.shopper, showing)
+                    relevance = self._appeal(member.shopper, showing)
                     if u_act < relevance:
                         self._start_watch(member, showing, t_mono, relevance, noticed=False)
                     else:
@@ -371,7 +415,8 @@ class VirtualStore:
                 visit.exposure_s[item_id] = visit.exposure_s.get(item_id, 0.0) + dt
                 if u_act < p_notice:
                     visit.notices[item_id] = visit.notices.get(item_id, 0) + 1
-                    self._start_watch(member, showing, t_mono, self._relevance(member.shopper, showing), noticed=True)
+                    appeal = self._appeal(member.shopper, showing)
+                    self._start_watch(member, showing, t_mono, appeal, noticed=True)
                 elif u_glance < p_glance and t_mono >= member.glance_until:
                     member.glance_until = t_mono + 0.2 + 0.4 * noise.u()
                     member.glance_yaw = 30.0 * noise.u() - 15.0
@@ -392,6 +437,9 @@ class VirtualStore:
         duration = min(float(self._behaviour_rng.gamma(WATCH_SHAPE, mean / WATCH_SHAPE)), MAX_WATCH_FACTOR * mean)
         assert member.visit is not None
         episode = WatchRecord(member.visit.track_id, item.item_id, t_mono, relevance, noticed)
+        if noticed:
+            watched = member.shopper.watched
+            watched[item.item_id] = watched.get(item.item_id, 0) + 1
         self._watches.append(episode)
         member.episode = episode
         member.watch_until = t_mono + duration

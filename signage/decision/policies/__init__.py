@@ -1,0 +1,64 @@
+"""Every policy the engine can run, by name, and how to build one from the config.
+
+- `round_robin`: the plain playlist (the control arm), in `signage.decision.policy`.
+- `random`: uniform over the eligible items, propensity 1/k.
+- `demographic`: a fixed table from the age band and gender present (what an operator would build by hand).
+- `contextual`: the engine's online learner (`ContextualPolicy`): one shared model of attention over
+  context × item features, forgetting by a constant step, softmax choice with exact propensities.
+- `river_linear`: the same on a river regressor; slower, kept for comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from signage.config.decision import DecisionConfig
+from signage.decision.policies.contextual import ContextualPolicy
+from signage.decision.policies.demographic import DEFAULT_TABLE, DemographicPolicy
+from signage.decision.policies.river_linear import RiverLinearPolicy
+from signage.decision.policies.softmax import SoftmaxPolicy, softmax_mixture
+from signage.decision.policies.uniform import RandomPolicy
+from signage.decision.policy import Policy, RoundRobinPolicy
+from signage.types import ContentItem
+
+POLICY_NAMES: tuple[str, ...] = ("round_robin", "random", "demographic", "contextual", "river_linear")
+
+
+def build_policy(
+    name: str, *, items: Sequence[ContentItem], config: DecisionConfig | None = None, seed: int | None = None
+) -> Policy:
+    """The policy called `name` for a pool, with the learner's settings from `config` (defaults if None).
+
+    `seed` overrides `config.learner_seed` (simulations run each seed of the store with its own policy seed)."""
+    config = config or DecisionConfig()
+    seed = config.learner_seed if seed is None else seed
+    if name == "round_robin":
+        return RoundRobinPolicy(order=[item.item_id for item in items])
+    if name == "random":
+        return RandomPolicy(seed=seed)
+    if name == "demographic":
+        return DemographicPolicy()
+    if name in ("contextual", "river_linear"):
+        kind = ContextualPolicy if name == "contextual" else RiverLinearPolicy
+        return kind(
+            learning_rate=config.learner_learning_rate,
+            temperature=config.learner_temperature,
+            epsilon=config.learner_epsilon,
+            reward_scale_s=config.learner_reward_scale_s,
+            seed=seed,
+        )
+    raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICY_NAMES)}")
+
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "POLICY_NAMES",
+    "ContextualPolicy",
+    "DemographicPolicy",
+    "RandomPolicy",
+    "RiverLinearPolicy",
+    "RoundRobinPolicy",
+    "SoftmaxPolicy",
+    "build_policy",
+    "softmax_mixture",
+]

@@ -1,0 +1,66 @@
+"""Schedules and dayparts, read on the store's wall clock.
+
+An instant is converted to the store's local time first (zoneinfo), then compared with wall-clock windows, so a
+window means the same local hours on every day, DST or not: on the night clocks spring forward a window of
+02:00-02:30 does not occur at all, and on the night they fall back it occurs twice. A window whose end is at or
+before its start crosses midnight; its after-midnight part belongs to the day it started on (a Friday 22:00-02:00
+window covers Saturday 01:00).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from signage.config.rules import WEEKDAYS, WindowConfig, minutes_of
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class Window:
+    """Local seconds after midnight [start_s, end_s) on the given weekdays (0 = Monday)."""
+
+    days: frozenset[int]
+    start_s: int
+    end_s: int
+
+    @classmethod
+    def from_config(cls, config: WindowConfig) -> Window:
+        days = frozenset(WEEKDAYS.index(day) for day in config.days)
+        return cls(days=days, start_s=minutes_of(config.start) * 60, end_s=minutes_of(config.end) * 60)
+
+    def contains(self, local: datetime) -> bool:
+        second = local.hour * 3600 + local.minute * 60 + local.second
+        weekday = local.weekday()
+        if self.start_s < self.end_s:
+            return weekday in self.days and self.start_s <= second < self.end_s
+        if second >= self.start_s:  # the evening part of a window that crosses midnight
+            return weekday in self.days
+        return second < self.end_s and (weekday - 1) % 7 in self.days
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When items may play: between two local dates (inclusive) and inside any of the windows (none: all day)."""
+
+    start_date: date | None = None
+    end_date: date | None = None
+    windows: tuple[Window, ...] = ()
+
+    @classmethod
+    def build(cls, *, start_date: date | None, end_date: date | None, windows: Sequence[Window]) -> Schedule | None:
+        """None when the rules set no dates and no windows: the items may always play."""
+        if start_date is None and end_date is None and not windows:
+            return None
+        return cls(start_date=start_date, end_date=end_date, windows=tuple(windows))
+
+    def allows(self, local: datetime) -> bool:
+        """`local` must already be in the store's time zone."""
+        day = local.date()
+        if self.start_date is not None and day < self.start_date:
+            return False
+        if self.end_date is not None and day > self.end_date:
+            return False
+        return not self.windows or any(window.contains(local) for window in self.windows)

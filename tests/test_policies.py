@@ -1,0 +1,160 @@
+"""The learning policies learn: interactions, cold start through item features, forgetting; and the simulation."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from signage.config import Config, SimConfig
+from signage.content import load_pool
+from signage.decision.policies import ContextualPolicy, DemographicPolicy, RandomPolicy, softmax_mixture
+from signage.sim import VirtualStore
+from signage.simulate import simulate
+from signage.types import ContentItem, ContentKind, Context
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+def item(item_id: str, category: str, *tags: str, motion: bool = False) -> ContentItem:
+    return ContentItem(item_id, "", ContentKind.TEXT, 8.0, f"adv-{item_id}", category, tags=tags, motion=motion)
+
+
+TOYS = item("toys", "toys", "kids")
+COFFEE = item("coffee", "food", "coffee")
+PHONE = item("phone", "electronics", "tech")
+BANK = item("bank", "finance", "credit")
+POOL = (TOYS, COFFEE, PHONE, BANK)
+
+
+def context(child: float, *, extra: dict[str, float] | None = None) -> Context:
+    features = {"age_child": child, "age_adult": 1.0 - child, "group_max": 2.0} | (extra or {})
+    return Context(NOW, 12, 1, 2, 1, child > 0, False, True, features)
+
+
+def mean_reward(item_id: str, child: float) -> float:
+    """A world with an interaction: children watch toys, adults coffee; phones are fine for both."""
+    table = {"toys": 2.0 + 14.0 * child, "coffee": 14.0 - 12.0 * child, "phone": 7.0, "bank": 1.0}
+    return table[item_id]
+
+
+def play(policy: ContextualPolicy | RandomPolicy, steps: int, seed: int) -> float:
+    rng = random.Random(seed)
+    total = 0.0
+    for _ in range(steps):
+        child = float(rng.random() < 0.5)
+        ctx = context(child)
+        chosen = policy.select(ctx, POOL).item_id
+        reward = max(0.0, rng.gauss(mean_reward(chosen, child), 3.0))
+        policy.learn(ctx, chosen, reward)
+        total += reward
+    return total / steps
+
+
+def test_learner_finds_the_interaction_and_beats_random() -> None:
+    learner = ContextualPolicy(seed=1)
+    play(learner, 1500, seed=2)  # learn
+    learned = play(learner, 1000, seed=3)
+    uniform = play(RandomPolicy(seed=1), 1000, seed=3)
+    best = 0.5 * 16.0 + 0.5 * 14.0  # the oracle's mean
+    assert learned > uniform + 3.0
+    assert learned > 0.85 * best
+    assert learner.select(context(1.0), POOL).propensity < 1.0  # it still explores
+
+
+def test_softmax_mixture_is_a_distribution_with_a_floor() -> None:
+    p = softmax_mixture([0.0, 1.0, 500.0], temperature=0.1, epsilon=0.3)
+    assert sum(p) == pytest.approx(1.0)
+    assert min(p) >= 0.1 - 1e-12
+    assert all(x > 0 for x in softmax_mixture([0.0, -1e6], temperature=0.01, epsilon=0.0))
+
+
+def test_cold_start_uses_item_features() -> None:
+    learner = ContextualPolicy(seed=4)
+    play(learner, 1500, seed=5)
+    new_toy = item("new-toy", "toys", "kids")  # never shown: only its category and tag are known
+    new_bank = item("new-bank", "finance", "credit")
+    p_kids = learner.probabilities(context(1.0), (new_toy, new_bank))
+    p_adults = learner.probabilities(context(0.0), (new_toy, new_bank))
+    assert p_kids[0] > 0.8
+    assert p_adults[0] > 0.5  # toys still beat a bank for adults in this world
+
+
+def test_forgetting_follows_a_change_of_taste() -> None:
+    learner = ContextualPolicy(seed=6)
+    rng = random.Random(7)
+    for step in range(3000):
+        flipped = step >= 1500  # halfway, adults tire of coffee and turn to the bank
+        ctx = context(0.0)
+        chosen = learner.select(ctx, POOL).item_id
+        means = {"coffee": 2.0 if flipped else 14.0, "bank": 14.0 if flipped else 2.0, "toys": 2.0, "phone": 5.0}
+        learner.learn(ctx, chosen, max(0.0, rng.gauss(means[chosen], 2.0)))
+    after = learner.probabilities(context(0.0), POOL)
+    assert after[3] > 0.7  # the bank
+
+
+def test_item_specific_context_features_reach_only_their_item() -> None:
+    """`item:<id>:<name>` features (e.g. what returning viewers already watched) become one shared weight."""
+    learner = ContextualPolicy(seed=8)
+    rng = random.Random(9)
+    for _ in range(3000):
+        seen = rng.choice(("toys", "coffee", "phone"))
+        ctx = context(0.0, extra={f"item:{seen}:seen_share": 1.0})
+        chosen = learner.select(ctx, POOL[:3]).item_id
+        reward = 1.0 if chosen == seen else 10.0  # what a viewer already watched no longer holds them
+        learner.learn(ctx, chosen, reward)
+    p = learner.probabilities(context(0.0, extra={"item:phone:seen_share": 1.0}), POOL[:3])
+    assert p[2] < 0.1
+
+
+def test_demographic_table_follows_the_age_band_present() -> None:
+    policy = DemographicPolicy()
+    assert policy.select(context(1.0), POOL).item_id == "toys"
+    assert policy.select(context(0.0), POOL).item_id == "coffee"
+
+
+def test_novelty_wears_off_for_a_returning_shopper() -> None:
+    pool = load_pool(Path(Config().content.pool))
+    config = SimConfig(seed=3, arrivals_per_hour=2000.0, taste_drift_sd=0.0, novelty_wear=0.5)
+    store = VirtualStore(config, start_utc=NOW, timezone="UTC", items=pool.items)
+    showing = next(i for i in pool.items if i.motion)
+    t = 0.0
+    for _ in range(3000):
+        t += config.tick_s
+        store.step(t, NOW, showing)
+    truth = store.truth()
+    watched = {w.track_id for w in truth.watches if w.noticed}
+    shopper = next(v.shopper_id for v in truth.visits if v.track_id in watched)
+    assert store.appeal(shopper, showing) < store.relevance(shopper, showing)
+    other = next(i for i in pool.items if i.item_id != showing.item_id)
+    assert store.appeal(shopper, other) == store.relevance(shopper, other)
+
+
+def test_tastes_drift_slowly_with_their_own_stream() -> None:
+    pool = load_pool(Path(Config().content.pool))
+    drifting = VirtualStore(
+        SimConfig(seed=3, taste_drift_sd=1.0, taste_drift_days=1.0), start_utc=NOW, timezone="UTC", items=pool.items
+    )
+    still = VirtualStore(SimConfig(seed=3, taste_drift_sd=0.0), start_utc=NOW, timezone="UTC", items=pool.items)
+    for step in range(1, 6 * 36 + 1):  # six simulated hours in 100 s ticks
+        drifting.step(step * 100.0, NOW, None)
+        still.step(step * 100.0, NOW, None)
+    shoppers = drifting.truth().shoppers
+    assert shoppers == still.truth().shoppers > 10  # the same people: drift has its own random stream
+    values = [(drifting.relevance(s, i), still.relevance(s, i)) for s in range(1, 11) for i in pool.items]
+    assert np.mean([abs(a - b) for a, b in values]) > 0.02
+
+
+def test_simulate_runs_a_policy_and_reports_metrics(tmp_path: Path) -> None:
+    config = Config()
+    pool = load_pool(Path(config.content.pool))
+    busy = config.model_copy(update={"sim": config.sim.model_copy(update={"arrivals_per_hour": 3000.0})})
+    result = simulate(busy, pool, policy="contextual", days=0.01, seed=2, db_path=tmp_path / "sim.db")
+    assert (tmp_path / "sim.db").is_file()
+    assert result.passers_by > 5 and result.rewards_learned > 0
+    assert 0.0 <= result.hold_rate <= 1.0 and 0.0 < result.notice_rate <= 1.0
+    assert result.attention_per_viewer_s > 0
+    assert result.to_json()["policy"] == "contextual"
