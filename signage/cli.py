@@ -110,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate a config file.",
     )
     check.add_argument("path", type=Path, help="TOML file to check")
+
+    from signage.perception.analyze import add_arguments as add_analyze_arguments
+
+    analyze = commands.add_parser(
+        "analyze",
+        formatter_class=_Formatter,
+        help="run face perception on an image or a video and print the faces of each frame",
+        description="Run face perception (detection, landmarks, head pose, facing) on an image or a video.",
+    )
+    add_analyze_arguments(analyze)
     return parser
 
 
@@ -133,6 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_content(args)
     if args.command == "config":
         return _config_check(args.path)
+    if args.command == "analyze":
+        from signage.perception.analyze import run as analyze
+
+        return analyze(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 
@@ -233,7 +247,8 @@ def _start_utc(config: Config) -> datetime:
 def _demo(args: argparse.Namespace) -> int:
     from signage.clock import SimClock
     from signage.content import PoolError, load_pool
-    from signage.decision import Decider, RoundRobinPolicy
+    from signage.decision import Decider
+    from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
     from signage.player import PygamePlayer
     from signage.report import ReportError, build_report, format_report
@@ -261,10 +276,12 @@ def _demo(args: argparse.Namespace) -> int:
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
     decider = Decider(
-        RoundRobinPolicy(order=pool.ids),
+        build_policy(config.decision.policy, items=pool.items, config=config.decision),
         pool.items,
         timezone=config.screen.timezone,
         fallback_item=config.decision.fallback_item,
+        rules=config.rules,
+        seed=config.sim.seed,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = PygamePlayer(config.player, headless=headless)

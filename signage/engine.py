@@ -112,16 +112,16 @@ class Engine:
 
     # -- one tick ------------------------------------------------------------------------------------------------
     def tick(self) -> None:
+        """One observation: what was on screen up to now is measured first, then the item changes if due."""
         t, utc = self._clock.monotonic(), self._clock.utc()
-        if self._play is None or t >= self._play_ends_mono:
-            self._switch(t, utc, trigger="item_end")
         observation = self._source.step(t, utc, self._play_item)
         self._absorb(self._audience.update(observation, self._play))
-        if self._play_item is not None and self._play_item.restricted and self._unsafe_for_restricted():
-            # Someone who may be a minor just came into view (or the camera went out): cut the item now.
-            self._switch(t, utc, trigger="restricted_preempt")
-            assert self._play is not None
-            self._absorb(self._audience.switch_play(self._play, t, utc))
+        if self._play is None or t >= self._play_ends_mono:
+            self._switch(t, utc, trigger="item_end")
+        elif self._play_item is not None and self._decider.rules.is_restricted(self._play_item):
+            if self._unsafe_for_restricted():
+                # Someone who may be a minor just came into view (or the camera went out): cut the item now.
+                self._switch(t, utc, trigger="restricted_preempt")
         if t >= self._next_heartbeat:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
@@ -139,12 +139,22 @@ class Engine:
                 self._passers_by += record.is_passer_by
                 self._watchers += record.is_watcher
         for exposure in update.closed_exposures:
+            self._decider.watched(
+                exposure.viewer_id,
+                exposure.item_id,
+                attention_s=exposure.attention_s,
+                t_utc=exposure.ended_utc or update.snapshot.t_utc,
+            )
             context = self._contexts.get(exposure.decision_id)
             if context is not None and exposure.reward is not None:
                 self._decider.policy.learn(context, exposure.item_id, exposure.reward)
 
     def _switch(self, t: float, utc: datetime, *, trigger: str) -> None:
-        """End what is on screen now and start the next decision's item at the same instant: no gap."""
+        """End what is on screen now and start the next decision's item at the same instant: no gap.
+
+        The exposures of the ending item close first, so the decision already knows (and the policy has learned)
+        what the people in front of the screen just watched."""
+        self._absorb(self._audience.switch_play(None, t, utc))
         self._end_play(t, utc)
         choice = self._decider.decide(self._snapshot)
         policy = self._decider.policy
@@ -160,7 +170,7 @@ class Engine:
             policy=policy.name,
             policy_version=policy.version,
             reason=choice.decision.reason,
-            arm="control" if policy.name == "round_robin" else "learner",
+            arm=choice.arm,
             trigger=trigger,
         )
         self._contexts[decision.decision_id] = choice.context
@@ -181,10 +191,12 @@ class Engine:
         self._plays += 1
         self._store.write(decision)
         self._store.write(self._play)
+        self._absorb(self._audience.switch_play(self._play, t, utc))
 
     def _end_play(self, t: float, utc: datetime) -> None:
         if self._play is not None:
             self._store.write(replace(self._play, ended_utc=utc, ended_mono=t, status=Status.CLOSED))
+            self._decider.played(self._play.item_id, self._play.started_utc, utc)
             self._play = None
 
     def present(self, overlay_lines: Sequence[str] = ()) -> bool:

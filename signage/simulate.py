@@ -178,7 +178,14 @@ def simulate(
         else build_policy(policy, items=pool.items, config=config.decision, seed=sim_config.seed)
     )
     timed = _Timed(chosen, clock)
-    decider = Decider(timed, pool.items, timezone=config.screen.timezone, fallback_item=config.decision.fallback_item)
+    decider = Decider(
+        timed,
+        pool.items,
+        timezone=config.screen.timezone,
+        fallback_item=config.decision.fallback_item,
+        rules=config.rules,
+        seed=sim_config.seed,
+    )
     with tempfile.TemporaryDirectory(prefix="signage-simulate-") as scratch:
         path = db_path or Path(scratch) / "simulate.db"
         writer = StoreWriter(config.store, path=path).start()

@@ -45,7 +45,9 @@ def run_engine(
     config = config or Config()
     clock = SimClock(start_utc=START)
     source = VirtualStore(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
-    decider = Decider(RoundRobinPolicy(order=pool.ids), pool.items, timezone="Europe/Berlin", fallback_item=None)
+    decider = Decider(
+        RoundRobinPolicy(order=pool.ids), pool.items, timezone="Europe/Berlin", fallback_item=None, rules=config.rules
+    )
     store = StoreWriter(config.store, path=db).start()
     player = PygamePlayer(config.player.model_copy(update={"width": 320, "height": 180}), headless=True)
     engine = Engine(

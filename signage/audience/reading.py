@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,7 +120,7 @@ def _close_group(t: Samples, x: Samples, params: ReadingParams, found: list[Fixa
 def steps(found: Sequence[Fixation], params: ReadingParams = DEFAULT_PARAMS) -> list[tuple[Step, float]]:
     """Each step between consecutive fixations, with its size in screen widths (step 3)."""
     result = []
-    for before, after in zip(found, found[1:], strict=False):
+    for before, after in itertools.pairwise(found):
         dx = after.x - before.x
         if after.start_s - before.end_s > params.max_gap_s:
             kind = Step.OTHER

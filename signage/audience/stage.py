@@ -181,8 +181,9 @@ class AudienceStage:
         )
         return AudienceUpdate(snapshot=snapshot, records=tuple(records), closed_exposures=tuple(closed))
 
-    def switch_play(self, play: PlayRecord, t_mono: float, t_utc: datetime) -> AudienceUpdate:
-        """The item changed within a tick (a preemption): close every exposure now and open one on `play`."""
+    def switch_play(self, play: PlayRecord | None, t_mono: float, t_utc: datetime) -> AudienceUpdate:
+        """The item on screen changed at this tick: close every exposure now and, for the people seen in this
+        tick, open one on `play` (None: the screen shows nothing new yet, only close)."""
         records: list[Record] = []
         closed: list[ExposureRecord] = []
         for visit in self._visits.values():

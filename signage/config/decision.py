@@ -11,7 +11,7 @@ from signage.config.base import Section
 
 class DecisionConfig(Section):
     policy: Literal["round_robin", "random", "demographic", "contextual", "river_linear"] = Field(
-        default="round_robin",
+        default="contextual",
         description=(
             "The policy that picks the next item: round_robin (the plain playlist), random (uniform), demographic "
             "(a fixed table from the age band and gender present), contextual (the engine's online learner), "

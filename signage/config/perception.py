@@ -21,9 +21,7 @@ class PerceptionConfig(Section):
         le=1920,
         description="Frames are scaled to this width for face detection (height follows, padded to a multiple of 32).",
     )
-    score_threshold: float = Field(
-        default=0.6, gt=0, lt=1, description="Least detector score for a face to count."
-    )
+    score_threshold: float = Field(default=0.6, gt=0, lt=1, description="Least detector score for a face to count.")
     nms_iou_threshold: float = Field(
         default=0.3, gt=0, lt=1, description="Overlapping detections above this IoU are merged into the best one."
     )

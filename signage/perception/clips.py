@@ -49,8 +49,9 @@ def load_sources(folder: Path) -> list[FaceSource]:
         width = image.shape[1]
         for face in entry["faces"]:
             x1, y1, x2, y2 = (float(v) for v in face["box"])
-            sources.append(FaceSource(image, (x1, y1, x2, y2)))
-            sources.append(FaceSource(np.ascontiguousarray(image[:, ::-1]), (width - x2, y1, width - x1, y2)))
+            photo = np.asarray(image, dtype=np.uint8)
+            sources.append(FaceSource(photo, (x1, y1, x2, y2)))
+            sources.append(FaceSource(np.ascontiguousarray(photo[:, ::-1]), (width - x2, y1, width - x1, y2)))
     return sources
 
 
@@ -58,7 +59,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> npt.NDArra
     noise = rng.random((height // 16 + 1, width // 16 + 1, 3)).astype(np.float32)
     smooth = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
     ramp = np.linspace(0.2, 0.8, width, dtype=np.float32)[None, :, None]
-    return np.clip((0.5 * smooth + 0.5 * ramp) * 255, 0, 255).astype(np.uint8)
+    result: npt.NDArray[np.uint8] = np.clip((0.5 * smooth + 0.5 * ramp) * 255, 0, 255).astype(np.uint8)
+    return result
 
 
 def _paste(canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[float, float], face_h: float) -> np.ndarray:
@@ -71,7 +73,10 @@ def _paste(canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[floa
     # the affine map from patch pixels to source pixels, sampled in one warp (scale and crop together)
     to_source = np.array([[1 / scale, 0, box_cx - half_w], [0, 1 / scale, box_cy - half_h]], np.float64)
     patch = cv2.warpAffine(
-        source.image, to_source, (patch_w, patch_h), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
+        source.image,
+        to_source,
+        (patch_w, patch_h),
+        flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REFLECT,
     )
     left, top = round(centre[0] - patch_w / 2), round(centre[1] - patch_h / 2)

@@ -32,7 +32,7 @@ class Landmarker(Protocol):
 
 
 def _frozen(array: Any, dtype: type) -> Any:
-    result = np.array(array, dtype=dtype, copy=True)
+    result: Any = np.array(array, dtype=dtype, copy=True)
     result.setflags(write=False)
     return result
 

@@ -76,15 +76,13 @@ class _Track:
         body = person.body.astype(np.float64)
         if not person.body_seen and self.face is not None and person.face is not None:
             # No body this frame: move the body we know with the face rather than guessing it from the face.
-            move = centres(person.face[None].astype(np.float64))[0] - centres(self.face[None])[0]
-            body = self.body + np.array([move[0], move[1], move[0], move[1]])
+            body = self.body + _centre_shift(self.face, person.face)
         self.velocity = smoothing * self.velocity + (1 - smoothing) * (body - self.body) / dt
         self.body = body
         if person.face is not None:
             self.face = person.face.astype(np.float64)
         elif self.face is not None:  # back turned: the face moves with the body until it is seen again
-            move = centres(body[None])[0] - centres(self.body[None])[0]
-            self.face = self.face + np.array([move[0], move[1], move[0], move[1]])
+            self.face = self.face + _centre_shift(self.body, body)
         self.head_pose = person.head_pose
         self.last_t = t
         self.hits += 1
@@ -122,11 +120,12 @@ class Tracker:
         tentative = [track for track in self._tracks if not track.track_id]
         matched: dict[int, int] = {}  # index into self._tracks -> person
         free = list(range(len(people)))
+        position = {id(track): index for index, track in enumerate(self._tracks)}
         for group in (confirmed, tentative):
             pairs = self._associate(group, [people[i] for i in free], t)
             taken = set()
             for track_index, person_index in pairs:
-                matched[self._tracks.index(group[track_index])] = free[person_index]
+                matched[position[id(group[track_index])]] = free[person_index]
                 taken.add(free[person_index])
             free = [i for i in free if i not in taken]
 
@@ -245,3 +244,10 @@ class Tracker:
         if abs(sideways) >= minimum:
             return Direction.LEFT_TO_RIGHT if sideways > 0 else Direction.RIGHT_TO_LEFT
         return Direction.STANDING
+
+
+def _centre_shift(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The move of a box's centre, as a shift to add to all four coordinates of another box."""
+    d = after - before
+    dx, dy = (d[0] + d[2]) / 2, (d[1] + d[3]) / 2
+    return np.array([dx, dy, dx, dy])
