@@ -166,8 +166,13 @@ class Tracks:
     group_ids: IntArray
     attributes: tuple[Attributes, ...]
     directions: tuple[Direction, ...]
+    # Anonymous re-identification keys, one per track ("" when unknown): equal keys mean the same person on
+    # different visits. They live in RAM only (with the re-id time-to-live) and are never logged.
+    person_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.person_keys:
+            object.__setattr__(self, "person_keys", ("",) * len(self.ids))
         object.__setattr__(self, "ids", _frozen_array(self.ids, np.int64, "ids", ()))
         object.__setattr__(self, "boxes", _frozen_array(self.boxes, np.float32, "boxes", (4,)))
         object.__setattr__(self, "head_pose", _frozen_array(self.head_pose, np.float32, "head_pose", (3,)))
@@ -183,6 +188,7 @@ class Tracks:
             "group_ids": len(self.group_ids),
             "attributes": len(self.attributes),
             "directions": len(self.directions),
+            "person_keys": len(self.person_keys),
         }
         wrong = {k: v for k, v in lengths.items() if v != n}
         if wrong:
@@ -247,6 +253,7 @@ class Viewer:
     group_size: int
     is_passer_by: bool
     is_watcher: bool
+    person_key: str = ""  # re-identification key across visits (RAM only, never logged); "" when unknown
 
     def __post_init__(self) -> None:
         if self.attention_s > self.dwell_s + 1e-6:

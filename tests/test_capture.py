@@ -38,7 +38,7 @@ FAST = CaptureConfig(
     poll_interval_s=0.02,
     isolation="thread",
 )
-RECOVERY_S = 3.0  # the "within a few seconds of its return"
+RECOVERY_S = 5.0  # the "within a few seconds of its return" (generous: the test machine is shared)
 
 
 def _pause(seconds: float) -> None:

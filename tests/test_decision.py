@@ -140,3 +140,28 @@ def test_decider_rejects_a_policy_that_breaks_the_rules() -> None:
     decider = Decider(Rogue(), ITEMS, timezone="UTC", fallback_item=None)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="not eligible"):
         decider.decide(snapshot(viewer(AgeBand.CHILD)))
+
+
+def test_a_returning_viewer_is_not_shown_what_they_watched_on_an_earlier_visit() -> None:
+    """Re-identification gives both visits the same person key (RAM only): the second visit gets no repeat."""
+    from signage.config.rules import RulesConfig
+
+    items = (item("a"), item("b"), item("c"))
+    decider = Decider(
+        RoundRobinPolicy(order=["a", "b", "c"]),
+        items,
+        timezone="UTC",
+        fallback_item=None,
+        rules=RulesConfig(control_share=0.0, exploration_floor=0.0),
+    )
+    first_visit = replace(viewer(AgeBand.ADULT), viewer_id="visit-1", person_key="person-7")
+    assert decider.decide(snapshot(first_visit)).decision.item_id == "a"
+    decider.watched("visit-1", "a", attention_s=4.0, t_utc=NOW)
+    second_visit = replace(viewer(AgeBand.ADULT), viewer_id="visit-2", person_key="person-7", returning=True)
+    stranger = replace(viewer(AgeBand.ADULT), viewer_id="visit-3", person_key="person-8")
+    later = replace(snapshot(second_visit), t_utc=NOW.replace(minute=45))
+    choices = [decider.decide(later) for _ in range(6)]
+    assert all(c.decision.item_id != "a" for c in choices)
+    assert any("a" in c.excluded for c in choices)
+    fresh = replace(snapshot(stranger), t_utc=NOW.replace(minute=46))
+    assert "a" not in decider.decide(fresh).excluded

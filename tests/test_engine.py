@@ -230,3 +230,12 @@ def test_cli_demo_with_an_unwritable_database_keeps_playing(tmp_path: Path, caps
     assert code == 1
     assert "2.0 simulated minutes" in captured.out
     assert "cannot write" in captured.err and "not-a-folder" in captured.err
+
+
+def test_reidentification_keys_never_reach_the_database(hour: tuple[RunSummary, SimTruth, Path]) -> None:
+    """The virtual store hands out re-identification keys ("person-N"); they stay in RAM."""
+    _, truth, db = hour
+    assert any(v.flagged_returning for v in truth.visits)
+    with sqlite3.connect(db) as conn:
+        dump = "\n".join(conn.iterdump())
+    assert "person-" not in dump and "unmatched-" not in dump

@@ -68,6 +68,7 @@ class _Visit:
     returning: bool
     direction: Direction
     group_size: int
+    person_key: str = ""
     attention_s: float = 0.0
     streak_s: float = 0.0
     facing: bool = False
@@ -135,6 +136,7 @@ class AudienceStage:
                     returning=bool(tracks.returning[i]),
                     direction=tracks.directions[i],
                     group_size=group_size,
+                    person_key=tracks.person_keys[i],
                     next_update_mono=t + self._config.update_interval_s,
                 )
                 self._visits[track_id] = visit
@@ -148,6 +150,7 @@ class AudienceStage:
                 if tracks.directions[i] is not Direction.UNKNOWN:
                     visit.direction = tracks.directions[i]
                 visit.group_size = max(visit.group_size, group_size)
+                visit.person_key = visit.person_key or tracks.person_keys[i]
             is_facing = bool(facing[i])
             switched = self._switch_exposure(visit, play, t, utc, records, closed, dt if is_facing else 0.0)
             if is_facing:
@@ -323,6 +326,7 @@ class AudienceStage:
             group_size=visit.group_size,
             is_passer_by=visit.is_passer_by,
             is_watcher=visit.is_watcher,
+            person_key=visit.person_key,
         )
 
     def _viewer_record(self, visit: _Visit, status: Status) -> ViewerRecord:

@@ -18,8 +18,9 @@ new reader from the factory on a new thread (a "generation"); a late answer from
 The backoff doubles from `restart_initial_s` up to `restart_max_s` and resets after `backoff_reset_s` of healthy
 live frames. The restart budget (`restart_budget` restarts of a stalled camera within `restart_window_s`) limits
 the churn of a camera that opens and fails again and again; once spent the camera is OFFLINE until the window frees
-a slot. Retries to open a camera that is not there are paced by the backoff alone (they cost nothing). It never gives up for good: a camera plugged back an hour later
-is picked up, because a screen in a store has nobody to restart it.
+a slot. Retries to open a camera that is not there are paced by the backoff alone (they cost nothing). It never
+gives up for good: a camera plugged back an hour later is picked up, because a screen in a store has nobody to
+restart it.
 """
 
 from __future__ import annotations

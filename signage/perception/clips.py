@@ -63,7 +63,9 @@ def _background(rng: np.random.Generator, width: int, height: int) -> npt.NDArra
     return result
 
 
-def _paste(canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[float, float], face_h: float) -> np.ndarray:
+def _paste(
+    canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[float, float], face_h: float
+) -> npt.NDArray[np.float64]:
     """Paste the face so its box has height face_h and centre `centre`; return the box in canvas pixels."""
     x1, y1, x2, y2 = source.box
     scale = face_h / (y2 - y1)
@@ -90,7 +92,9 @@ def _paste(canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[floa
     a = alpha[: region.shape[0], : region.shape[1], None]
     region[:] = (a * patch[: region.shape[0], : region.shape[1]] + (1 - a) * region).astype(np.uint8)
     face_w = (x2 - x1) * scale
-    return np.array([centre[0] - face_w / 2, centre[1] - face_h / 2, centre[0] + face_w / 2, centre[1] + face_h / 2])
+    return np.array(
+        [centre[0] - face_w / 2, centre[1] - face_h / 2, centre[0] + face_w / 2, centre[1] + face_h / 2], np.float64
+    )
 
 
 def composed_clip(

@@ -81,7 +81,7 @@ def _file_key(item: ContentItem) -> FileKey:
 def _surface_from_rgb(array: RGBArray) -> pygame.Surface:
     """A display-format copy of a contiguous RGB array (the array's memory is read, not kept)."""
     height, width = array.shape[:2]
-    return pygame.image.frombuffer(np.ascontiguousarray(array), (width, height), "RGB").convert()
+    return pygame.image.frombuffer(np.ascontiguousarray(array).data, (width, height), "RGB").convert()
 
 
 @dataclass(frozen=True)

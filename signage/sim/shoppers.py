@@ -86,7 +86,8 @@ class Member:
     returning: bool = False  # set on entering: the camera saw this shopper on an earlier visit
     flagged_returning: bool = False  # set on entering: what re-identification says
     visit: VisitRecord | None = None  # set on the first tick in view
-    row: tuple[int, bool, int, Attributes] = (0, False, -1, Attributes())  # track id, returning, group, attributes
+    row: tuple[int, bool, int, Attributes, str] = (0, False, -1, Attributes(), "")  # track id, returning, group,
+    # attributes, re-identification key
     gone: bool = False
     episode: WatchRecord | None = None  # the watching episode now running
     watch_until: float = 0.0

@@ -159,7 +159,7 @@ class VirtualStore:
         normals = rng.standard_normal((n, 5)).tolist()  # yaw, pitch, roll, box jitter x, y
         missed = (rng.random(n) < self.config.detection_miss_rate).tolist()
         width = self.config.field_width_m
-        rows: list[tuple[int, bool, int, Attributes]] = []  # per-track constants: id, returning, group, attributes
+        rows: list[tuple[int, bool, int, Attributes, str]] = []  # per-track: id, returning, group, attributes, key
         geometry: list[tuple[float, ...]] = []  # x1, y1, x2, y2, yaw, pitch, roll: one array for both columns
         directions: list[Direction] = []
         for (member, group), (z1, z2, z3, jx, jy), miss in zip(present, normals, missed, strict=True):
@@ -184,7 +184,7 @@ class VirtualStore:
             directions.append(direction)
         if not rows:
             return _EMPTY_TRACKS
-        ids, returning, group_ids, attributes = zip(*rows, strict=True)
+        ids, returning, group_ids, attributes, person_keys = zip(*rows, strict=True)
         table = np.array(geometry, dtype=np.float32)
         return Tracks(
             ids=np.array(ids, dtype=np.int64),
@@ -194,6 +194,7 @@ class VirtualStore:
             group_ids=np.array(group_ids, dtype=np.int64),
             attributes=attributes,
             directions=tuple(directions),
+            person_keys=person_keys,
         )
 
     def truth(self) -> SimTruth:
@@ -312,7 +313,11 @@ class VirtualStore:
         self._next_track_id += 1
         self._visits.append(visit)
         member.visit = visit
-        member.row = (visit.track_id, member.flagged_returning, visit.group_id, member.observed)
+        # Re-identification keys: a first visit enrols the shopper's key; a recognised return carries it again; a
+        # missed return looks like a new person (a key nobody had before).
+        recognised = not member.returning or member.flagged_returning
+        person_key = f"person-{shopper.shopper_id}" if recognised else f"unmatched-{visit.track_id}"
+        member.row = (visit.track_id, member.flagged_returning, visit.group_id, member.observed, person_key)
         return visit
 
     def _leave(self, member: Member, t_mono: float) -> None:
