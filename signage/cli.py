@@ -250,7 +250,7 @@ def _demo(args: argparse.Namespace) -> int:
     from signage.decision import Decider
     from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
-    from signage.player import PygamePlayer
+    from signage.player import GaplessPlayer
     from signage.report import ReportError, build_report, format_report
     from signage.sim import VirtualStore
     from signage.store import StoreWriter
@@ -284,8 +284,10 @@ def _demo(args: argparse.Namespace) -> int:
         seed=config.sim.seed,
     )
     store = StoreWriter(config.store, path=db_path).start()
-    player = PygamePlayer(config.player, headless=headless)
-    engine = Engine(config, source=source, pool=pool, decider=decider, store=store, clock=clock, display=player)
+    player = GaplessPlayer(config.player, headless=headless)
+    for item in pool.items:  # load everything now, so a switch costs one frame
+        player.preload(item)
+    engine = Engine(config, source=source, pool=pool, decider=decider, store=store, clock=clock, screen=player)
 
     def local_time(p: Progress) -> str:
         return p.t_utc.astimezone(zone).strftime("%H:%M:%S")

@@ -1,8 +1,11 @@
 """The engine: the only place where the stages are wired together.
 
-Each tick: end the play whose time is up and start the next (decision → play), read one observation from the
-source (camera pipeline or virtual store), fold it into the audience, log every record through the store, hand the
-rewards of closed exposures back to the policy, and present a frame.
+Each tick: read one observation from the source (camera pipeline or virtual store) while the current item is on
+screen, fold it into the audience, log every record through the store, hand the rewards of closed exposures back to
+the policy, and, when the item's time is up (or it must be cut), decide the next item and hand it to the screen.
+
+Plays come from the screen, to the frame: a play opens on the frame where the item first appeared and closes on the
+first frame without it (for a cut, the frame where the next item appeared), so the log holds what was really shown.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from signage import __version__
@@ -22,7 +25,17 @@ from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.decision import Decider
 from signage.ids import new_id
-from signage.records import DecisionRecord, PlayRecord, SessionRecord, Status, ViewerRecord
+from signage.player.events import FrameReport, PlayerState, PlayEvent, PlayEventKind, Urgency
+from signage.records import (
+    DecisionRecord,
+    EventKind,
+    EventRecord,
+    Phase,
+    PlayRecord,
+    SessionRecord,
+    Status,
+    ViewerRecord,
+)
 from signage.store import StoreHealth, StoreWriter
 from signage.types import AudienceSnapshot, ContentItem, Context, Observation
 
@@ -35,10 +48,16 @@ class ObservationSource(Protocol):
     def step(self, t_mono: float, t_utc: datetime, showing: ContentItem | None) -> Observation: ...
 
 
-class Display(Protocol):
-    def present(self, item: ContentItem, overlay_lines: Sequence[str] = ()) -> bool: ...
+class Screen(Protocol):
+    """What shows the content: the gapless pygame player, or `InstantScreen` when there is no display."""
 
-    def close(self) -> None: ...
+    def show(self, item: ContentItem, *, decision_id: str, urgency: Urgency = Urgency.NEXT) -> None: ...
+
+    def present(self, now: float, overlay_lines: Sequence[str] = ()) -> FrameReport: ...
+
+    def wait_ready(self, item: ContentItem, timeout_s: float) -> bool: ...
+
+    def close(self) -> tuple[PlayEvent, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,16 @@ class RunSummary:
     store_error: str | None
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A decision handed to the screen whose item has not appeared yet."""
+
+    decision_id: str
+    item: ContentItem
+    measured: bool
+    urgency: Urgency
+
+
 class Engine:
     def __init__(
         self,
@@ -75,7 +104,7 @@ class Engine:
         decider: Decider,
         store: StoreWriter,
         clock: SimClock,
-        display: Display | None = None,
+        screen: Screen,
         mode: str = "demo",
         model_versions: str = "sim-1",
     ) -> None:
@@ -85,7 +114,7 @@ class Engine:
         self._decider = decider
         self._store = store
         self._clock = clock
-        self._display = display
+        self._screen = screen
         self.session_id = new_id()
         self._audience = AudienceStage(config.audience, session_id=self.session_id, model_versions=model_versions)
         self._session = SessionRecord(
@@ -99,9 +128,12 @@ class Engine:
             last_seen_utc=clock.utc(),
             last_seen_mono=clock.monotonic(),
         )
-        self._play: PlayRecord | None = None
+        self._queued: dict[str, _Queued] = {}  # decision id → what the screen has been asked to show
+        self._open_plays: dict[str, PlayRecord] = {}  # decision id → play on screen (two during a crossfade)
+        self._play: PlayRecord | None = None  # the newest play on screen: exposures attach to it
         self._play_item: ContentItem | None = None
         self._play_ends_mono = 0.0
+        self._screen_state = PlayerState.IDLE
         self._snapshot = AudienceSnapshot(t_mono=clock.monotonic(), t_utc=clock.utc(), viewers=())
         self._contexts: OrderedDict[str, Context] = OrderedDict()  # decision id → context, for learning
         self._plays = 0
@@ -116,19 +148,27 @@ class Engine:
         t, utc = self._clock.monotonic(), self._clock.utc()
         observation = self._source.step(t, utc, self._play_item)
         self._absorb(self._audience.update(observation, self._play))
-        if self._play is None or t >= self._play_ends_mono:
-            self._switch(t, utc, trigger="item_end")
-        elif self._play_item is not None and self._decider.rules.is_restricted(self._play_item):
-            if self._unsafe_for_restricted():
-                # Someone who may be a minor just came into view (or the camera went out): cut the item now.
-                self._switch(t, utc, trigger="restricted_preempt")
+        if not self._queued and (self._play is None or t >= self._play_ends_mono):
+            self._decide(t, utc, trigger="item_end", urgency=Urgency.NEXT)
+        elif self._must_cut():
+            # Someone who may be a minor just came into view (or the camera went out): cut the item now.
+            self._decide(t, utc, trigger="restricted_preempt", urgency=Urgency.IMMEDIATE)
         if t >= self._next_heartbeat:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
             self._store.write(self._session)
 
-    def _unsafe_for_restricted(self) -> bool:
-        return self._snapshot.minor_possible or not self._snapshot.camera_ok
+    def _must_cut(self) -> bool:
+        unsafe = self._snapshot.minor_possible or not self._snapshot.camera_ok
+        if not unsafe:
+            return False
+        restricted = self._decider.rules.is_restricted
+        if any(q.urgency is Urgency.IMMEDIATE and not restricted(q.item) for q in self._queued.values()):
+            return False  # a safe cut is already on its way
+        on_screen = [self._pool.item(p.item_id) for p in self._open_plays.values()]
+        queued = [q.item for q in self._queued.values()]
+        # Cut what is on screen, and replace a queued restricted item before it appears.
+        return any(restricted(item) for item in on_screen + queued)
 
     def _absorb(self, update: AudienceUpdate) -> None:
         """Log the audience's records and hand each closed exposure's reward to the policy that caused it."""
@@ -149,13 +189,12 @@ class Engine:
             if context is not None and exposure.reward is not None:
                 self._decider.policy.learn(context, exposure.item_id, exposure.reward)
 
-    def _switch(self, t: float, utc: datetime, *, trigger: str) -> None:
-        """End what is on screen now and start the next decision's item at the same instant: no gap.
+    def _decide(self, t: float, utc: datetime, *, trigger: str, urgency: Urgency) -> None:
+        """Decide the next item and queue it on the screen.
 
-        The exposures of the ending item close first, so the decision already knows (and the policy has learned)
-        what the people in front of the screen just watched."""
+        The exposures of the item whose time is up close first, so the decision already knows (and the policy has
+        learned) what the people in front of the screen just watched."""
         self._absorb(self._audience.switch_play(None, t, utc))
-        self._end_play(t, utc)
         choice = self._decider.decide(self._snapshot)
         policy = self._decider.policy
         decision = DecisionRecord(
@@ -177,33 +216,73 @@ class Engine:
         while len(self._contexts) > 256:
             self._contexts.popitem(last=False)
         item = self._pool.item(decision.item_id)
-        self._play = PlayRecord(
-            play_id=new_id(),
-            session_id=self.session_id,
-            decision_id=decision.decision_id,
-            item_id=item.item_id,
-            started_utc=utc,
-            started_mono=t,
-            measured=self._snapshot.camera_ok,
-        )
-        self._play_item = item
-        self._play_ends_mono = t + item.duration_s
-        self._plays += 1
         self._store.write(decision)
-        self._store.write(self._play)
-        self._absorb(self._audience.switch_play(self._play, t, utc))
+        self._queued[decision.decision_id] = _Queued(decision.decision_id, item, self._snapshot.camera_ok, urgency)
+        self._screen.show(item, decision_id=decision.decision_id, urgency=urgency)
 
-    def _end_play(self, t: float, utc: datetime) -> None:
-        if self._play is not None:
-            self._store.write(replace(self._play, ended_utc=utc, ended_mono=t, status=Status.CLOSED))
-            self._decider.played(self._play.item_id, self._play.started_utc, utc)
-            self._play = None
-
+    # -- what the screen reports ------------------------------------------------------------------------------------
     def present(self, overlay_lines: Sequence[str] = ()) -> bool:
-        """Draw the current item; False when the viewer of the window asked to quit."""
-        if self._display is None or self._play_item is None:
-            return True
-        return self._display.present(self._play_item, overlay_lines)
+        """Present one frame and log what started and ended on it; False when the window was asked to close."""
+        report = self._screen.present(self._clock.monotonic(), overlay_lines)
+        self._screen_state = report.state
+        for event in report.events:
+            self._on_play_event(event, report.t_mono)
+        return not report.quit_requested
+
+    @property
+    def needs_frame(self) -> bool:
+        """A frame is due regardless of the frame rate: an item is waiting to appear, or a transition runs."""
+        return bool(self._queued) or self._screen_state is PlayerState.TRANSITIONING
+
+    def _utc_at(self, t_mono: float) -> datetime:
+        return self._clock.utc() - timedelta(seconds=self._clock.monotonic() - t_mono)
+
+    def _on_play_event(self, event: PlayEvent, frame_t: float) -> None:
+        if event.kind is PlayEventKind.STARTED:
+            queued = self._queued.pop(event.decision_id)
+            play = PlayRecord(
+                play_id=new_id(),
+                session_id=self.session_id,
+                decision_id=event.decision_id,
+                item_id=event.item_id,
+                started_utc=self._utc_at(event.t_mono),
+                started_mono=event.t_mono,
+                measured=queued.measured,
+            )
+            self._store.write(play)
+            self._open_plays[event.decision_id] = play
+            self._play, self._play_item = play, queued.item
+            self._play_ends_mono = event.t_mono + queued.item.duration_s
+            self._plays += 1
+            self._absorb(self._audience.switch_play(play, event.t_mono, play.started_utc))
+        elif event.kind is PlayEventKind.ENDED:
+            # The item was visible until this frame replaced it: that is when the play ends.
+            self._end_play(event.decision_id, frame_t)
+        else:  # SKIPPED: replaced before it ever reached the screen; the decision stays, with no play
+            skipped = self._queued.pop(event.decision_id)
+            self._store.write(
+                EventRecord(
+                    event_id=new_id(),
+                    session_id=self.session_id,
+                    kind=EventKind.PLAY,
+                    phase=Phase.END,
+                    subject_id=event.decision_id,
+                    t_utc=self._utc_at(frame_t),
+                    t_mono=frame_t,
+                    payload={"skipped": True, "item_id": skipped.item.item_id},
+                )
+            )
+
+    def _end_play(self, decision_id: str, t: float) -> None:
+        play = self._open_plays.pop(decision_id, None)
+        if play is None:
+            return
+        t = max(t, play.started_mono)
+        utc = self._utc_at(t)
+        self._store.write(replace(play, ended_utc=utc, ended_mono=t, status=Status.CLOSED))
+        self._decider.played(play.item_id, play.started_utc, utc)
+        if self._play is play:
+            self._play = None
 
     def progress(self) -> Progress:
         return Progress(
@@ -213,7 +292,7 @@ class Engine:
             viewers_present=len(self._snapshot.viewers),
             passers_by=self._passers_by,
             watchers=self._watchers,
-            showing=self._play.item_id if self._play else "-",
+            showing=self._play_item.item_id if self._play_item else "-",
             store=self._store.health(),
         )
 
@@ -230,7 +309,8 @@ class Engine:
         overlay: Callable[[Progress], Sequence[str]] | None = None,
     ) -> RunSummary:
         """Run for `duration_s` simulated seconds. `speed` is simulated seconds per real second (0: as fast as
-        possible). A frame is presented at most every `frame_interval_s` of real time, and always at a switch."""
+        possible). A frame is presented at most every `frame_interval_s` of real time, and always when the screen
+        needs one (an item waiting to appear, a transition running)."""
         self._store.write(self._session)
         real_start = time.monotonic()
         sim_start = self._clock.monotonic()
@@ -242,11 +322,13 @@ class Engine:
             if self.stop_requested.is_set():
                 stopped = True
                 break
-            plays_before = self._plays
             self.tick()
             ticks += 1
+            for queued in list(self._queued.values()):
+                # Simulated time must not run ahead while a file loads in real time: wait for it here.
+                self._screen.wait_ready(queued.item, timeout_s=10.0)
             now_real = time.monotonic()
-            if self._display is not None and (now_real >= next_frame or self._plays != plays_before):
+            if self.needs_frame or now_real >= next_frame:
                 next_frame = now_real + frame_interval_s
                 lines = overlay(self.progress()) if overlay else ()
                 if not self.present(lines):
@@ -276,9 +358,13 @@ class Engine:
         )
 
     def finish(self) -> None:
-        """Close every open row: the visits, the play, the session."""
+        """Close every open row: the visits, the plays on screen, the session."""
         t, utc = self._clock.monotonic(), self._clock.utc()
         self._absorb(self._audience.close_all(t, utc))
-        self._end_play(t, utc)
+        for event in self._screen.close():
+            if event.kind is PlayEventKind.ENDED:
+                self._end_play(event.decision_id, t)
+        for decision_id in list(self._open_plays):
+            self._end_play(decision_id, t)
         self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t, ended_utc=utc, status=Status.CLOSED)
         self._store.write(self._session)

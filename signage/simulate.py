@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 import time
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,9 +27,11 @@ from signage.clock import SimClock
 from signage.config import Config
 from signage.content import ContentPool
 from signage.decision import Decider
+from signage.decision.decider import probability_of
 from signage.decision.policies import POLICY_NAMES, build_policy
 from signage.decision.policy import Policy
 from signage.engine import Engine
+from signage.player import InstantScreen
 from signage.report import Report, build_report
 from signage.sim import VirtualStore
 from signage.store import StoreWriter
@@ -82,6 +84,11 @@ class _Timed:
         decision = self.policy.select(context, eligible)
         self.select_s.append(time.perf_counter() - start)
         return decision
+
+    def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> Mapping[str, float]:
+        """The wrapped policy's choice probabilities, so the decider can log true propensities when it mixes in
+        the control arm or the exploration floor."""
+        return {item.item_id: probability_of(self.policy, context, eligible, item.item_id) or 0.0 for item in eligible}
 
     def learn(self, context: Context, item_id: str, reward: float) -> None:
         start = time.perf_counter()
@@ -190,7 +197,14 @@ def simulate(
         path = db_path or Path(scratch) / "simulate.db"
         writer = StoreWriter(config.store, path=path).start()
         engine = Engine(
-            config, source=store_sim, pool=pool, decider=decider, store=writer, clock=clock, mode="simulate"
+            config,
+            source=store_sim,
+            pool=pool,
+            decider=decider,
+            store=writer,
+            clock=clock,
+            screen=InstantScreen(),
+            mode="simulate",
         )
         try:
             summary = engine.run_simulated(days * 86400.0, tick_s=tick, speed=0.0, frame_interval_s=1.0)

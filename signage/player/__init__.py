@@ -16,6 +16,7 @@ from signage.player.events import (
 )
 from signage.player.fitting import LETTERBOX_COLOR, FitMode
 from signage.player.gapless import GaplessPlayer, NowShowing
+from signage.player.instant import InstantScreen
 from signage.player.media import MediaError, probe_media
 from signage.player.pygame_player import PygamePlayer
 
@@ -24,6 +25,7 @@ __all__ = [
     "FitMode",
     "FrameReport",
     "GaplessPlayer",
+    "InstantScreen",
     "MediaError",
     "NowShowing",
     "PlayEvent",
