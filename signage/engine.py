@@ -248,6 +248,8 @@ class Engine:
                 started_utc=self._utc_at(event.t_mono),
                 started_mono=event.t_mono,
                 measured=queued.measured,
+                started_frame=event.frame,
+                fallback=event.fallback_reason,
             )
             self._store.write(play)
             self._open_plays[event.decision_id] = play
@@ -257,7 +259,7 @@ class Engine:
             self._absorb(self._audience.switch_play(play, event.t_mono, play.started_utc))
         elif event.kind is PlayEventKind.ENDED:
             # The item was visible until this frame replaced it: that is when the play ends.
-            self._end_play(event.decision_id, frame_t)
+            self._end_play(event.decision_id, frame_t, last_frame=event.frame)
         else:  # SKIPPED: replaced before it ever reached the screen; the decision stays, with no play
             skipped = self._queued.pop(event.decision_id)
             self._store.write(
@@ -273,13 +275,13 @@ class Engine:
                 )
             )
 
-    def _end_play(self, decision_id: str, t: float) -> None:
+    def _end_play(self, decision_id: str, t: float, *, last_frame: int | None = None) -> None:
         play = self._open_plays.pop(decision_id, None)
         if play is None:
             return
         t = max(t, play.started_mono)
         utc = self._utc_at(t)
-        self._store.write(replace(play, ended_utc=utc, ended_mono=t, status=Status.CLOSED))
+        self._store.write(replace(play, ended_utc=utc, ended_mono=t, ended_frame=last_frame, status=Status.CLOSED))
         self._decider.played(play.item_id, play.started_utc, utc)
         if self._play is play:
             self._play = None
@@ -363,7 +365,7 @@ class Engine:
         self._absorb(self._audience.close_all(t, utc))
         for event in self._screen.close():
             if event.kind is PlayEventKind.ENDED:
-                self._end_play(event.decision_id, t)
+                self._end_play(event.decision_id, t, last_frame=event.frame)
         for decision_id in list(self._open_plays):
             self._end_play(decision_id, t)
         self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t, ended_utc=utc, status=Status.CLOSED)

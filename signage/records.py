@@ -185,6 +185,9 @@ class PlayRecord(_Row):
     ended_mono: float | None = None
     measured: bool = True  # False while the camera was out: no attention could be measured
     status: Status = Status.OPEN
+    started_frame: int | None = None  # the player's first frame showing the item
+    ended_frame: int | None = None  # its last frame showing the item (ended_mono: when the next frame replaced it)
+    fallback: str = ""  # why the item's card was shown instead of its file ("" when the file played)
 
     def __post_init__(self) -> None:
         _check_aware(self)

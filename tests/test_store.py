@@ -84,7 +84,7 @@ def test_fresh_database_reaches_latest_version_once(db_path: Path) -> None:
         tables = set(db.table_names())
         assert {*TABLE_COLUMNS, "outbox_cursors", "schema_migrations"} <= tables
         for table, columns in TABLE_COLUMNS.items():
-            assert [c.name for c in db[table].columns] == [name for name, _ in columns] + ["seq"]
+            assert sorted(c.name for c in db[table].columns) == sorted([name for name, _ in columns] + ["seq"])
     finally:
         db.close()
 
@@ -466,3 +466,32 @@ def test_close_with_a_dead_database_reports_the_rows_lost(db_path: Path, caplog:
         locker.execute("ROLLBACK")
         locker.close()
     assert rows(db_path, "SELECT COUNT(*) AS n FROM events")[0]["n"] == 0
+
+
+def test_a_version_1_database_migrates_to_the_same_columns_as_a_new_one(tmp_path: Path) -> None:
+    """Migration 2 adds the proof-of-play columns to an existing database; old rows keep their data."""
+    from signage.store.schema import MIGRATIONS, _create_table
+
+    old = tmp_path / "v1.db"
+    conn = sqlite3.connect(old)
+    for statement in MIGRATIONS[0][2]:
+        conn.execute(statement)
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_utc TEXT NOT NULL)"
+    )
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial schema', '2026-01-01T00:00:00.000000Z')")
+    conn.execute(
+        "INSERT INTO plays (id, session_id, decision_id, item_id, started_utc, started_mono, measured, status, seq) "
+        "VALUES ('p1', 's', 'd', 'a', '2026-01-01T00:00:00.000000Z', 0.0, 1, 'closed', 1)"
+    )
+    conn.commit()
+    conn.close()
+    assert "started_frame" not in _create_table("plays")
+    db = open_database(old)
+    assert migrate(db) == [2]
+    fresh = open_database(tmp_path / "new.db")
+    migrate(fresh)
+    for table in ("plays", "sessions", "exposures"):
+        assert [c.name for c in db[table].columns] == [c.name for c in fresh[table].columns]
+    row = db.execute("SELECT item_id, started_frame, fallback FROM plays WHERE id = 'p1'").fetchone()
+    assert row == ("a", None, "")

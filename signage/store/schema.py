@@ -66,6 +66,9 @@ TABLE_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("ended_mono", "REAL"),
         ("measured", "INTEGER NOT NULL"),
         ("status", "TEXT NOT NULL"),
+        ("started_frame", "INTEGER"),
+        ("ended_frame", "INTEGER"),
+        ("fallback", "TEXT NOT NULL DEFAULT ''"),
     ),
     ViewerRecord.TABLE: (
         ("id", "TEXT PRIMARY KEY"),
@@ -115,9 +118,31 @@ TABLE_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# Columns added after the first schema: (table, column) → the migration that added it. Migration 1 creates the
+# tables without them, so an old database and a new one end with the same columns.
+ADDED_IN: Mapping[tuple[str, str], int] = {
+    (PlayRecord.TABLE, "started_frame"): 2,
+    (PlayRecord.TABLE, "ended_frame"): 2,
+    (PlayRecord.TABLE, "fallback"): 2,
+}
+
+
+def _columns_at(name: str, version: int) -> list[tuple[str, str]]:
+    return [(col, kind) for col, kind in TABLE_COLUMNS[name] if ADDED_IN.get((name, col), 1) <= version]
+
+
 def _create_table(name: str) -> str:
-    columns = ",\n  ".join(f'"{col}" {kind}' for col, kind in TABLE_COLUMNS[name])
+    columns = ",\n  ".join(f'"{col}" {kind}' for col, kind in _columns_at(name, 1))
     return f"CREATE TABLE {name} (\n  {columns},\n  seq INTEGER NOT NULL\n)"
+
+
+def _added(version: int) -> tuple[str, ...]:
+    return tuple(
+        f'ALTER TABLE {table} ADD COLUMN "{col}" {kind}'
+        for table, columns in TABLE_COLUMNS.items()
+        for col, kind in columns
+        if ADDED_IN.get((table, col)) == version
+    )
 
 
 def _initial() -> list[str]:
@@ -141,7 +166,10 @@ def _initial() -> list[str]:
 
 
 # (version, name, statements). Append new migrations; never edit one that has shipped.
-MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = ((1, "initial schema", tuple(_initial())),)
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (1, "initial schema", tuple(_initial())),
+    (2, "plays: presented frame numbers and fallback reason (proof of play)", _added(2)),
+)
 
 
 def open_database(path: str | Path, *, busy_timeout_s: float = 1.0) -> sqlite_utils.Database:
