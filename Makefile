@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/audience.py
+	$(BIN)/python benchmarks/perception.py
+	$(BIN)/python benchmarks/player.py
+	$(BIN)/python benchmarks/policy.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -169,10 +169,16 @@ class Tracks:
     # Anonymous re-identification keys, one per track ("" when unknown): equal keys mean the same person on
     # different visits. They live in RAM only (with the re-id time-to-live) and are never logged.
     person_keys: tuple[str, ...] = ()
+    # Gaze (N, 2): where each person looks, as horizontal and vertical angles in degrees from the screen's centre;
+    # NaN where no eyes were seen. The reading detector follows its horizontal sweeps over time.
+    gaze: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if not self.person_keys:
             object.__setattr__(self, "person_keys", ("",) * len(self.ids))
+        if self.gaze is None:
+            object.__setattr__(self, "gaze", np.full((len(self.ids), 2), np.nan, np.float32))
+        object.__setattr__(self, "gaze", _frozen_array(self.gaze, np.float32, "gaze", (2,)))
         object.__setattr__(self, "ids", _frozen_array(self.ids, np.int64, "ids", ()))
         object.__setattr__(self, "boxes", _frozen_array(self.boxes, np.float32, "boxes", (4,)))
         object.__setattr__(self, "head_pose", _frozen_array(self.head_pose, np.float32, "head_pose", (3,)))
@@ -189,6 +195,7 @@ class Tracks:
             "attributes": len(self.attributes),
             "directions": len(self.directions),
             "person_keys": len(self.person_keys),
+            "gaze": len(self.gaze) if self.gaze is not None else n,
         }
         wrong = {k: v for k, v in lengths.items() if v != n}
         if wrong:
@@ -305,10 +312,14 @@ class ContentItem:
     motion: bool = False
     restricted: bool = False
     title: str = ""
+    detail_id: str = ""  # the item shown when a viewer reads this one ("" when it has no detail page)
+    loop: bool | None = None  # videos: loop until the item ends (None: the player's default)
 
     def __post_init__(self) -> None:
         if not self.item_id:
             raise ValueError("ContentItem.item_id must not be empty")
+        if self.detail_id == self.item_id:
+            raise ValueError(f"ContentItem {self.item_id}: an item cannot be its own detail page")
         if not self.duration_s > 0:
             raise ValueError(f"ContentItem {self.item_id}: duration_s must be > 0, got {self.duration_s}")
         object.__setattr__(self, "tags", tuple(self.tags))

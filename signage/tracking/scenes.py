@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+from scipy.optimize import linear_sum_assignment
 
 from signage.tracking.detections import PersonDetections
 from signage.tracking.geometry import BODY_HEIGHT_PER_FACE, BODY_WIDTH_PER_FACE, HEAD_ABOVE_FACE, iou
