@@ -1,12 +1,14 @@
 """Face perception benchmark: per-stage and per-frame latency, fps, CPU use and peak memory for 0, 1, 3 and 6 faces.
 
 Frames are 640x480, composed from the labelled portraits in tests/data (signage.perception.clips), faces 60-200 px
-tall and moving. Each run builds a FacePipeline from the default config with `--threads` onnxruntime threads and
-times `analyze(frame)` (detection -> face mesh on every face -> head pose -> facing) on every frame; the first
-`--warmup` frames are not counted. CPU use is process CPU time / wall time (1.0 = one core busy); peak memory is the
-process's maximum resident set size at the end.
-
-This is the naive schedule of the first slice: every model on every face every frame (no tracking yet).
+tall and moving. Each case times `analyze(frame)` on every frame with `--threads` onnxruntime threads, for two
+schedules built from the default config in the same run:
+- engine: signage.perception.scheduler.PerceptionScheduler (detection cadence, a refresh budget for landmarks,
+  irises only on faces that face the screen);
+- naive: signage.perception.pipeline.FacePipeline (detection, landmarks, head pose and both irises on every face of
+  every frame).
+The first `--warmup` frames are not counted. CPU use is process CPU time / wall time (1.0 = one core busy); peak
+memory is the process's maximum resident set size at the end (both schedules' sessions loaded).
 
     python benchmarks/perception.py [--frames N] [--warmup W] [--threads T ...] [--json PATH]
 
@@ -28,21 +30,23 @@ import numpy as np
 from signage.config import Config
 from signage.perception.clips import composed_clip, load_sources
 from signage.perception.pipeline import FacePipeline
+from signage.perception.scheduler import PerceptionScheduler
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("detect", "landmarks", "head_pose", "total")
+STAGES = ("detect", "landmarks", "head_pose", "iris", "total")
+SCHEDULES = ("engine", "naive")
 
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
-def run(threads: int, faces: int, frames: int, warmup: int) -> dict[str, object]:
+def run(schedule: str, threads: int, faces: int, frames: int, warmup: int) -> dict[str, object]:
     config = Config()
     config = config.model_copy(
         update={"perception": config.perception.model_copy(update={"intra_op_threads": threads})}
     )
-    pipeline = FacePipeline.from_config(config)
+    pipeline = PerceptionScheduler.from_config(config) if schedule == "engine" else FacePipeline.from_config(config)
     clip = list(
         composed_clip(load_sources(ROOT / "tests" / "data"), seed=11, counts=(faces,), frames_per_segment=frames)
     )
@@ -61,6 +65,7 @@ def run(threads: int, faces: int, frames: int, warmup: int) -> dict[str, object]
     cpu = time.process_time() - cpu_start
     counted = len(clip) - warmup
     return {
+        "schedule": schedule,
         "threads": threads,
         "faces": faces,
         "frames": counted,
@@ -81,26 +86,37 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "perception.json")
     args = parser.parse_args()
     rows = [
-        run(threads, faces, args.frames + args.warmup, args.warmup) for threads in args.threads for faces in args.faces
+        run(schedule, threads, faces, args.frames + args.warmup, args.warmup)
+        for threads in args.threads
+        for faces in args.faces
+        for schedule in SCHEDULES
     ]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    header = f"{'thr':>3} {'faces':>5} {'found':>5} {'fps':>6} {'cpu':>5} " + " ".join(
+    header = f"{'schedule':>8} {'thr':>3} {'faces':>5} {'found':>5} {'fps':>6} {'cpu':>5} " + " ".join(
         f"{s + ' p50/p95':>18}" for s in STAGES
     )
     print(header)
     for r in rows:
         stages = " ".join(f"{r[f'{s}_p50_ms']:8.2f}/{r[f'{s}_p95_ms']:<9.2f}" for s in STAGES)
         print(
-            f"{r['threads']:>3} {r['faces']:>5} {r['faces_found_per_frame']:>5.1f} {r['fps']:>6.1f} "
-            f"{r['cpu_cores_used']:>5.2f} {stages}"
+            f"{r['schedule']:>8} {r['threads']:>3} {r['faces']:>5} {r['faces_found_per_frame']:>5.1f} "
+            f"{r['fps']:>6.1f} {r['cpu_cores_used']:>5.2f} {stages}"
         )
     print(f"peak memory (max RSS): {peak_mb:.0f} MB")
+    most = max(args.faces)
+    for threads in args.threads:
+        fps = {r["schedule"]: float(r["fps"]) for r in rows if r["threads"] == threads and r["faces"] == most}  # type: ignore[arg-type]
+        if fps.get("naive"):
+            print(f"engine / naive at {most} faces, {threads} thread(s): {fps['engine'] / fps['naive']:.2f}x")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
             {
                 "benchmark": "perception",
-                "schedule": "naive: every model on every face every frame",
+                "schedules": {
+                    "engine": "PerceptionScheduler at the default config",
+                    "naive": "FacePipeline: every model (detection, landmarks, both irises) on every face every frame",
+                },
                 "python": sys.version.split()[0],
                 "machine": platform.machine(),
                 "peak_rss_mb": peak_mb,

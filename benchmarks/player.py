@@ -113,6 +113,12 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=1920)
     parser.add_argument("--height", type=int, default=1080)
     parser.add_argument("--no-load", action="store_true", help="no CPU-heavy process beside the player")
+    parser.add_argument(
+        "--only", default="", help="run only the scenarios whose name contains this text (e.g. 'videos')"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each scenario this often and report the run with the median fps"
+    )
     args = parser.parse_args()
 
     pool = load_pool(ROOT / "content" / "pool.toml")
@@ -123,17 +129,25 @@ def main() -> int:
     if load is not None:
         load.start()
     size = (args.width, args.height)
+    scenarios = [
+        ("stills, cut", stills, Transition.CUT),
+        ("stills, crossfade", stills, Transition.CROSSFADE),
+        ("stills, slide", stills, Transition.SLIDE),
+        ("videos, crossfade", videos, Transition.CROSSFADE),
+    ]
+    rows = []
     try:
-        rows = [
-            run_scenario("stills, cut", stills, Transition.CUT, seconds=args.seconds, fps=args.fps, size=size),
-            run_scenario(
-                "stills, crossfade", stills, Transition.CROSSFADE, seconds=args.seconds, fps=args.fps, size=size
-            ),
-            run_scenario("stills, slide", stills, Transition.SLIDE, seconds=args.seconds, fps=args.fps, size=size),
-            run_scenario(
-                "videos, crossfade", videos, Transition.CROSSFADE, seconds=args.seconds, fps=args.fps, size=size
-            ),
-        ]
+        for name, items, transition in scenarios:
+            if args.only not in name:
+                continue
+            runs = [
+                run_scenario(name, items, transition, seconds=args.seconds, fps=args.fps, size=size)
+                for _ in range(max(1, args.repeat))
+            ]
+            runs.sort(key=lambda row: row["fps"])
+            row = runs[len(runs) // 2]
+            row["fps_runs"] = [run["fps"] for run in runs]
+            rows.append(row)
     finally:
         stop.set()
         if load is not None:
@@ -154,6 +168,7 @@ def main() -> int:
         "height": size[1],
         "target_fps": args.fps,
         "load": not args.no_load,
+        "repeat": args.repeat,
         "cpus": os.cpu_count(),
     }
     RESULTS.write_text(json.dumps({"meta": meta, "scenarios": rows}, indent=2) + "\n")

@@ -1,16 +1,24 @@
 """Every policy on the same simulated arrival streams and seeds: attention, hold and notice rates, % of the oracle.
 
-    python benchmarks/policy.py [--days 30] [--seeds 7 8] [--jobs 2] [--policies round_robin contextual ...]
+    python benchmarks/policy.py [--days 30] [--seeds 7 8] [--jobs 2] [--tick-s 0.2] [--ceiling-days 3]
+                                [--window-h 3] [--policies round_robin contextual ...]
 
 For each seed the virtual store brings the same shoppers along the same paths whatever is shown (its population
 random stream does not depend on behaviour), so policies are compared on paired streams. The oracle sees the hidden
 appeal of each item to each shopper in view (`signage.simulate.OraclePolicy`).
 
 Printed per policy (means over seeds): hold rate, notice rate, attention seconds per passer-by, its ratio to
-round-robin's, % of the oracle's attention per passer-by, the decisions (and rewards learned) until a trailing day
-of attention first reaches 80% / 90% of the oracle's over the same day, and select+learn time. A separate
-micro-benchmark times select + learn alone with 50 items (no engine threads competing for the GIL).
-Writes benchmarks/results/policy.json.
+round-robin's, % of the oracle's attention per passer-by, the decisions (and rewards learned) until a trailing
+window (`--window-h`, default 3 simulated hours) of attention first reaches 70% / 80% / 90% of the oracle's over the
+same hours, and select+learn time. A separate micro-benchmark times select + learn alone with 50 items (no engine
+threads competing for the GIL).
+
+`ceiling` is the context ceiling: the contextual learner's own model (the same context × item features) fitted
+offline by ridge regression on `--ceiling-days` of uniformly random logs from another seed of the same store
+(seed + 1000), then frozen and run near-greedily. What it misses of the oracle is what the features cannot know.
+
+Writes benchmarks/results/policy.json and the regret plot benchmarks/results/policy_regret.svg: cumulative attention
+seconds behind the oracle, per simulated hour, mean over seeds.
 """
 
 from __future__ import annotations
@@ -20,25 +28,120 @@ import json
 import random
 import statistics
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy import sparse
+
 from signage.config import load_config
 from signage.content import load_pool
-from signage.decision.policies import POLICY_NAMES, build_policy
+from signage.decision.policies import POLICY_NAMES, ContextualPolicy, RandomPolicy, build_policy
+from signage.decision.policies.features import context_features, item_context_features, item_features
+from signage.decision.policy import Policy
+from signage.sim import VirtualStore
 from signage.simulate import SimulationResult, simulate
-from signage.types import ContentItem, ContentKind, Context
+from signage.types import ContentItem, ContentKind, Context, Decision
 
 RESULTS = Path(__file__).parent / "results"
 HOUR_S = 3600.0
 
 
-def run_one(policy: str, seed: int, days: float, tick_s: float | None) -> SimulationResult:
+CEILING = "ceiling"
+CEILING_SEED_OFFSET = 1000
+
+
+class _Recorder:
+    """Uniform random choice that keeps every (context, item, reward) it learns from: the ceiling's training logs."""
+
+    name = "random"
+    version = "1"
+
+    def __init__(self, *, seed: int) -> None:
+        self._policy = RandomPolicy(seed=seed)
+        self.logs: list[tuple[Context, str, float]] = []
+
+    def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
+        return self._policy.select(context, eligible)
+
+    def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
+        return self._policy.probabilities(context, eligible)
+
+    def learn(self, context: Context, item_id: str, reward: float) -> None:
+        self.logs.append((context, item_id, reward))
+
+
+class FrozenContextual(ContextualPolicy):
+    """The contextual learner's model with fixed weights: it chooses but does not learn (the context ceiling)."""
+
+    name = CEILING
+
+    def learn(self, context: Context, item_id: str, reward: float) -> None:
+        """Frozen."""
+
+
+def fit_ceiling(
+    logs: Sequence[tuple[Context, str, float]], items: Sequence[ContentItem], *, ridge: float = 1.0
+) -> FrozenContextual:
+    """Ridge regression of the learner's target on the crossed features x(context) ⊗ z(item) (exactly the
+    learner's bilinear model: score = xᵀ W z), solved in closed form, frozen into a near-greedy policy."""
+    frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0)
+    fixed = {item.item_id: item_features(item) for item in items}
+    rows_x, rows_z, targets = [], [], []
+    for context, item_id, reward in logs:
+        named_x = context_features(context)
+        named_z = fixed.get(item_id, {"bias": 1.0, f"id:{item_id}": 1.0}) | item_context_features(context, item_id)
+        frozen._context_vocabulary.add(named_x)
+        frozen._item_vocabulary.add(named_z)
+        rows_x.append(named_x)
+        rows_z.append(named_z)
+        targets.append(frozen._target(reward))
+    cx, cz = frozen._context_vocabulary.index, frozen._item_vocabulary.index
+    width = len(cz)
+    row_index, col_index, values = [], [], []
+    for row, (named_x, named_z) in enumerate(zip(rows_x, rows_z, strict=True)):
+        for xn, xv in named_x.items():
+            for zn, zv in named_z.items():
+                row_index.append(row)
+                col_index.append(cx[xn] * width + cz[zn])
+                values.append(xv * zv)
+    phi = sparse.csr_matrix((values, (row_index, col_index)), shape=(len(targets), len(cx) * width))
+    gram = (phi.T @ phi).toarray() + ridge * np.eye(phi.shape[1])
+    weights = np.linalg.solve(gram, phi.T @ np.asarray(targets))
+    for item in items:  # every pool item known to the frozen model, even one the logs never rewarded
+        frozen._items[item.item_id] = fixed[item.item_id]
+    frozen._weights = weights.reshape(len(cx), width)
+    return frozen
+
+
+def run_one(policy: str, seed: int, days: float, tick_s: float | None, ceiling_days: float = 3.0) -> SimulationResult:
     config = load_config(None)
     pool = load_pool(Path(config.content.pool))
-    return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s)
+    if policy != CEILING:
+        return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s)
+    recorder = _Recorder(seed=seed + CEILING_SEED_OFFSET)
+
+    def record(store: VirtualStore) -> Policy:
+        return recorder
+
+    simulate(
+        config,
+        pool,
+        policy="random",
+        days=ceiling_days,
+        seed=seed + CEILING_SEED_OFFSET,
+        tick_s=tick_s,
+        make_policy=record,
+    )
+    frozen = fit_ceiling(recorder.logs, pool.items)
+
+    def ceiling(store: VirtualStore) -> Policy:
+        return frozen
+
+    return simulate(config, pool, policy=CEILING, days=days, seed=seed, tick_s=tick_s, make_policy=ceiling)
 
 
 def hourly(result: SimulationResult, hours: int) -> tuple[list[float], list[int], list[int]]:
@@ -57,13 +160,16 @@ def hourly(result: SimulationResult, hours: int) -> tuple[list[float], list[int]
     return reward, decisions, learned
 
 
-def until_share(result: SimulationResult, oracle: SimulationResult, share: float) -> tuple[int, int] | None:
-    """(decisions, rewards learned) when a trailing 24 h of attention first reached `share` of the oracle's."""
+def until_share(
+    result: SimulationResult, oracle: SimulationResult, share: float, *, window_h: int = 3
+) -> tuple[int, int] | None:
+    """(decisions, rewards learned) when a trailing `window_h` hours of attention first reached `share` of the
+    oracle's over the same hours (same arrivals: the streams are paired)."""
     hours = int(result.days * 24)
     mine, decisions, learned = hourly(result, hours)
     best, _, _ = hourly(oracle, hours)
-    for h in range(23, hours):
-        window = slice(h - 23, h + 1)
+    for h in range(window_h - 1, hours):
+        window = slice(h - window_h + 1, h + 1)
         if sum(best[window]) > 0 and sum(mine[window]) >= share * sum(best[window]):
             return decisions[h], learned[h]
     return None
@@ -100,13 +206,87 @@ def micro(policy_name: str, *, items: int = 50, steps: int = 3000) -> dict[str, 
     return {"p50_us": times[len(times) // 2] * 1e6, "p99_us": times[int(0.99 * len(times))] * 1e6}
 
 
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
+
+
+def regret_curves(
+    runs: dict[tuple[str, int], SimulationResult], policies: Sequence[str], seeds: Sequence[int], hours: int
+) -> dict[str, list[float]]:
+    """Cumulative reward (attention seconds) behind the oracle at the end of each simulated hour, mean over seeds."""
+    curves: dict[str, list[float]] = {}
+    for name in policies:
+        if name == "oracle":
+            continue
+        total = [0.0] * hours
+        for seed in seeds:
+            mine, _, _ = hourly(runs[(name, seed)], hours)
+            best, _, _ = hourly(runs[("oracle", seed)], hours)
+            running = 0.0
+            for h in range(hours):
+                running += best[h] - mine[h]
+                total[h] += running / len(seeds)
+        curves[name] = total
+    return curves
+
+
+def write_svg(path: Path, curves: dict[str, list[float]], *, title: str, x_label: str, y_label: str) -> None:
+    """A line chart as a small SVG (no plotting dependency): one polyline per curve, axes, ticks and a legend."""
+    width, height, left, right, top, bottom = 760, 440, 80, 170, 40, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max((len(c) for c in curves.values()), default=1)
+    lo = min(0.0, *(min(c) for c in curves.values() if c)) if curves else 0.0
+    hi = max(1.0, *(max(c) for c in curves.values() if c)) if curves else 1.0
+
+    def x(i: float) -> float:
+        return left + plot_w * i / max(1, n)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1.0 - (v - lo) / (hi - lo))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="black"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="black"/>',
+        f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">{x_label}</text>',
+        f'<text x="18" y="{top + plot_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 18 {top + plot_h / 2})">{y_label}</text>',
+    ]
+    for k in range(6):
+        value = lo + (hi - lo) * k / 5
+        parts.append(
+            f'<line x1="{left - 4}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" stroke="#ddd"/>'
+        )
+        parts.append(f'<text x="{left - 8}" y="{y(value) + 4:.1f}" text-anchor="end">{value:,.0f}</text>')
+        hour = n * k / 5
+        parts.append(f'<text x="{x(hour):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{hour:.0f}</text>')
+    for index, (name, curve) in enumerate(curves.items()):
+        colour = _COLOURS[index % len(_COLOURS)]
+        points = " ".join(f"{x(i + 1):.1f},{y(v):.1f}" for i, v in enumerate(curve))
+        parts.append(
+            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{x(0):.1f},{y(0):.1f} {points}"/>'
+        )
+        ly = top + 16 * index + 8
+        parts.append(
+            f'<line x1="{width - right + 12}" y1="{ly}" x2="{width - right + 36}" y2="{ly}" '
+            f'stroke="{colour}" stroke-width="3"/>'
+        )
+        parts.append(f'<text x="{width - right + 42}" y="{ly + 4}">{name}</text>')
+    parts.append("</svg>")
+    path.write_text("\n".join(parts) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--tick-s", type=float, default=None, help="override sim.tick_s (0.2 halves the time)")
-    parser.add_argument("--policies", nargs="+", default=list(POLICY_NAMES))
+    parser.add_argument("--policies", nargs="+", default=[*POLICY_NAMES, CEILING])
+    parser.add_argument("--ceiling-days", type=float, default=3.0, help="days of random logs the ceiling is fit on")
+    parser.add_argument("--window-h", type=int, default=3, help="trailing window (hours) for decisions until x%%")
     args = parser.parse_args()
     policies = [p for p in args.policies if p != "oracle"] + ["oracle"]
     if "round_robin" not in policies:
@@ -115,7 +295,7 @@ def main() -> None:
     runs: dict[tuple[str, int], SimulationResult] = {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = {
-            (name, seed): pool.submit(run_one, name, seed, args.days, args.tick_s)
+            (name, seed): pool.submit(run_one, name, seed, args.days, args.tick_s, args.ceiling_days)
             for seed in args.seeds
             for name in policies
         }
@@ -126,9 +306,9 @@ def main() -> None:
         per_seed = [runs[(name, seed)] for seed in args.seeds]
         rr = [runs[("round_robin", seed)] for seed in args.seeds]
         oracle = [runs[("oracle", seed)] for seed in args.seeds]
-        reach = {}
+        reach: dict[Any, int | None] = {}
         for share in (0.7, 0.8, 0.9):
-            hits = [until_share(r, o, share) for r, o in zip(per_seed, oracle, strict=True)]
+            hits = [until_share(r, o, share, window_h=args.window_h) for r, o in zip(per_seed, oracle, strict=True)]
             reach[share] = None if any(h is None for h in hits) else max(h[0] for h in hits if h)  # worst seed
             reach[f"{share}_learned"] = None if any(h is None for h in hits) else max(h[1] for h in hits if h)
         row = {
@@ -151,7 +331,7 @@ def main() -> None:
             "decisions_to_90pct": reach[0.9],
             "rewards_to_80pct": reach["0.8_learned"],
             "select_learn_p99_in_engine_us": max(r.select_us_p99 + r.learn_us_p99 for r in per_seed),
-            "micro_50_items": micro(name) if name != "oracle" else None,
+            "micro_50_items": micro(name) if name in POLICY_NAMES else None,
             "per_seed": [r.to_json() for r in per_seed],
         }
         rows.append(row)
@@ -177,8 +357,17 @@ def main() -> None:
         )
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "policy.json"
-    out.write_text(json.dumps({"days": args.days, "seeds": args.seeds, "rows": rows}, indent=2))
-    print(f"wrote {out}")
+    out.write_text(json.dumps({"days": args.days, "seeds": args.seeds, "tick_s": args.tick_s, "rows": rows}, indent=2))
+    plot = RESULTS / "policy_regret.svg"
+    curves = regret_curves(runs, policies, args.seeds, int(args.days * 24))
+    write_svg(
+        plot,
+        curves,
+        title=f"Regret against the oracle ({args.days:g} days, seeds {' '.join(map(str, args.seeds))})",
+        x_label="simulated hours",
+        y_label="cumulative attention s behind the oracle",
+    )
+    print(f"wrote {out} and {plot}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Generate the sample content pool: 1280x720 PNG ad cards drawn with pygame, short video loops for the cards
-with `motion = true`, and pool.toml.
+with `motion = true`, detail pages (two drawn cards of facts, one text card) for three of the ads, and pool.toml.
 
 Run from anywhere: `python content/make_sample.py`. The drawing is deterministic (no randomness, pygame's default
 font), so re-running it gives the same cards and manifest. The videos are 640x360, 25 fps, 3 s loops in MPEG-4
@@ -204,7 +204,41 @@ TEXT_ITEMS = (
     # A text card the player renders itself: no file needed.
     {"id": "opening-hours", "title": "Open every day 8:00-21:00", "advertiser": "Market Hall",
      "category": "store", "tags": ("info", "hours"), "duration_s": 6},
+    # The detail page of the skincare ad, as a text card.
+    {"id": "skincare-detail", "title": "Glow Daily: fragrance-free, for sensitive skin, 50 ml 12.90, aisle 4",
+     "advertiser": "Petal", "category": "beauty", "tags": ("beauty", "info"), "duration_s": 15},
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DetailPage:
+    """A detail page: more information on an ad, shown when a viewer reads the ad (its `parent`)."""
+
+    item_id: str
+    parent: str
+    headline: str
+    lines: tuple[str, ...]
+    top: Color
+    bottom: Color
+    accent: Color
+    advertiser: str
+    category: str
+    tags: tuple[str, ...]
+    duration_s: int = 15
+
+
+DETAIL_PAGES = (
+    DetailPage("coffee-detail", "coffee", "Our Coffee",
+               ("Single-origin beans from Huila, Colombia", "Roasted every morning, two streets away",
+                "Espresso 1.80 - Cappuccino 2.60 - Filter 1.90", "2 for 3.50 before 11:00, at the bakery counter"),
+               (90, 50, 28), (36, 18, 10), (250, 210, 150), "Bean & Leaf", "food", ("coffee", "info")),
+    DetailPage("phone-detail", "phone", "The New Phone in Detail",
+               ('6.4" OLED screen, 20% brighter outdoors', "Two-day battery, full charge in 45 minutes",
+                "128 GB from 299, 256 GB 349", "Trade in your old phone: up to 120 off"),
+               (44, 30, 96), (12, 10, 36), (90, 220, 250), "Nova Mobile", "electronics", ("tech", "info")),
+)  # fmt: skip
+
+DETAILS = {page.parent: page.item_id for page in DETAIL_PAGES} | {"skincare": "skincare-detail"}
 
 
 def _gradient(surface: pygame.Surface, top: Color, bottom: Color) -> None:
@@ -257,6 +291,25 @@ def draw_card(card: Card, phase: float | None = None) -> pygame.Surface:
     return surface
 
 
+def draw_detail(page: DetailPage) -> pygame.Surface:
+    """A detail page: a headline and lines of facts, large enough to read from a few metres."""
+    surface = pygame.Surface(SIZE)
+    _gradient(surface, page.top, page.bottom)
+    pygame.draw.rect(surface, page.accent, (70, 130, 12, 440))
+    _shadowed(surface, pygame.font.Font(None, 100), page.headline, (110, 120))
+    body = pygame.font.Font(None, 56)
+    for index, line in enumerate(page.lines):
+        y = 260 + index * 90
+        pygame.draw.circle(surface, page.accent, (130, y + 18), 10)
+        _shadowed(surface, body, line, (160, y))
+    pygame.draw.rect(surface, (16, 16, 22), (0, 650, SIZE[0], 70))
+    footer = pygame.font.Font(None, 44)
+    surface.blit(footer.render(STORE, True, (240, 240, 240)), (70, 668))
+    advertiser = footer.render(page.advertiser, True, page.accent)
+    surface.blit(advertiser, advertiser.get_rect(topright=(SIZE[0] - 70, 668)))
+    return surface
+
+
 def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -285,6 +338,20 @@ def manifest() -> str:
             "motion": card.motion,
             "restricted": card.restricted,
             "title": card.headline,
+        }
+        if card.item_id in DETAILS:
+            table["detail"] = DETAILS[card.item_id]
+        lines += ["[[item]]", *(f"{k} = {_toml_value(v)}" for k, v in table.items()), ""]
+    for page in DETAIL_PAGES:
+        table = {
+            "id": page.item_id,
+            "file": f"images/{page.item_id}.png",
+            "kind": "image",
+            "duration_s": page.duration_s,
+            "advertiser": page.advertiser,
+            "category": page.category,
+            "tags": page.tags,
+            "title": page.headline,
         }
         lines += ["[[item]]", *(f"{k} = {_toml_value(v)}" for k, v in table.items()), ""]
     for text_item in TEXT_ITEMS:
@@ -321,8 +388,15 @@ def main() -> None:
         size = path.stat().st_size
         total += size
         print(f"wrote {path.relative_to(HERE.parent)} ({size // 1024} KB)")
+    for page in DETAIL_PAGES:
+        path = IMAGES / f"{page.item_id}.png"
+        pygame.image.save(draw_detail(page), str(path))
+        size = path.stat().st_size
+        total += size
+        print(f"wrote {path.relative_to(HERE.parent)} ({size // 1024} KB)")
     (HERE / "pool.toml").write_text(manifest(), encoding="utf-8")
-    print(f"wrote content/pool.toml ({len(CARDS) + len(TEXT_ITEMS)} items, media {total // 1024} KB in all)")
+    count = len(CARDS) + len(DETAIL_PAGES) + len(TEXT_ITEMS)
+    print(f"wrote content/pool.toml ({count} items, media {total // 1024} KB in all)")
     pygame.font.quit()
 
 

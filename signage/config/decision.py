@@ -49,3 +49,20 @@ class DecisionConfig(Section):
         description="Attention seconds that count as a reward of 1 for the learner (rewards are capped at 5).",
     )
     learner_seed: int = Field(default=0, ge=0, description="Seed of the learner's exploration draws.")
+    learner_wear_memory_h: float = Field(
+        default=12.0,
+        ge=0,
+        le=48,
+        description=(
+            "How long the learner remembers which items each returning viewer (an anonymous re-identification key, "
+            "RAM only, never stored) watched, so items they already saw count as worn (0: no memory)."
+        ),
+    )
+    snapshot_path: str = Field(
+        default="var/policy.snapshot",
+        min_length=1,
+        description="File the learned policy state is saved to (atomically) and restored from at start.",
+    )
+    snapshot_interval_min: float = Field(
+        default=5.0, gt=0, le=1440, description="Minutes between snapshots of the learned state (also saved at exit)."
+    )

@@ -35,3 +35,57 @@ class PerceptionConfig(Section):
     min_landmark_score: float = Field(
         default=0.5, ge=0, le=1, description="Below this landmark-model face score, head pose is unknown (NaN)."
     )
+    gaze: bool = Field(
+        default=True,
+        description="Run the iris model for gaze (needs landmarks); the scheduler runs it only on faces that face "
+        "the screen.",
+    )
+    gaze_on_screen_max_horizontal_deg: float = Field(
+        default=20.0, ge=1, le=90, description="A gaze is on screen when |horizontal| is at most this ..."
+    )
+    gaze_on_screen_max_vertical_deg: float = Field(
+        default=15.0, ge=1, le=90, description="... and |vertical| is at most this (degrees from the camera axis)."
+    )
+    detect_every_n_frames: int = Field(
+        default=1,
+        ge=1,
+        le=60,
+        description="Run face detection on every Nth frame (and at once when a followed face is lost); in between, "
+        "faces are followed from their previous region of interest. 1 by default: detection costs the same for any "
+        "number of faces, and boxes carried between detections lost recall on fast-moving test clips.",
+    )
+    face_refreshes_per_frame: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="At most this many tracked faces get fresh landmarks (and irises when facing) per frame, the "
+        "stalest first; new faces always do. The others keep their last values, their boxes carried by their motion.",
+    )
+    age_min_confidence: float = Field(
+        default=0.45,
+        ge=0,
+        le=1,
+        description="Below this share of the age model's probability in one band, the age band is unknown.",
+    )
+    gender_min_confidence: float = Field(
+        default=0.75, ge=0.5, le=1, description="Below this gender-model probability, gender is unknown."
+    )
+    mood_min_confidence: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Below this share of the expression model's probability in one mood band, mood is unknown.",
+    )
+    reid_match_similarity: float = Field(
+        default=0.75,
+        gt=-1,
+        lt=1,
+        description="Least cosine similarity of two face embeddings for them to count as the same person.",
+    )
+    reid_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        le=86400,
+        description="Re-identification embeddings are forgotten this long after the person was last seen "
+        "(RAM only, never written or sent).",
+    )

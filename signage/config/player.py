@@ -36,3 +36,16 @@ class PlayerConfig(Section):
     cache_items: int = Field(
         default=12, ge=1, le=256, description="Prepared still items kept in memory (about width*height*4 bytes each)."
     )
+    video_queue_frames: int = Field(
+        default=3,
+        ge=1,
+        le=16,
+        description="Decoded video frames a playing video keeps ready ahead of the one on screen (screen-sized each).",
+    )
+    video_wait_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="How long a frame may wait for a video frame that is due but not decoded yet; 0 shows the newest "
+        "ready one at once (a real-time screen never waits on a decoder).",
+    )

@@ -77,6 +77,13 @@ class SimConfig(Section):
         le=3,
         description="Long-run spread of the slow, shared drift of every taste weight (0: tastes never drift).",
     )
+    reading_share: float = Field(
+        default=0.4,
+        ge=0,
+        le=1,
+        description="Chance that a watcher of a fully relevant item with a detail page reads it (scaled by the "
+        "item's appeal to them); readers watch until they have read a few lines.",
+    )
     taste_drift_days: float = Field(
         default=7.0, gt=0, le=365, description="Correlation time of the taste drift, in simulated days."
     )

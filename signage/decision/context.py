@@ -1,15 +1,95 @@
-"""Turn the audience into the context the decision engine sees: numbers, never pixels."""
+"""Turn the audience into the context the decision engine sees: numbers, never pixels.
+
+Besides counts and shares of who is present, the context says who is there *together* (group composition: a child
+with an adult, a mixed pair, the joint age × gender shares) and, per item, how many of the people present already
+watched it on an earlier visit (`item:<id>:seen`, `item:<id>:seen_again`, from a `WearMemory` of anonymous
+re-identification keys, RAM only). The no-repeat rule keeps an item away from a returning viewer for its window;
+novelty keeps wearing after that, and the learner weighs these shares itself.
+"""
 
 from __future__ import annotations
 
 import zoneinfo
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 
 from signage.types import AgeBand, AudienceSnapshot, Context, Gender, Mood, Viewer
 
+_ADULT_BANDS = frozenset({AgeBand.YOUNG_ADULT, AgeBand.ADULT, AgeBand.SENIOR})
+_YOUNG_BANDS = frozenset({AgeBand.CHILD, AgeBand.TEEN})
 
-def build_context(snapshot: AudienceSnapshot, timezone: str) -> Context:
-    """Counts and shares of who is present, plus the store-local hour and weekday."""
+
+class WearMemory:
+    """How often each anonymous viewer key watched each item, forgotten `ttl` after the last watch (RAM only)."""
+
+    def __init__(self, *, ttl: timedelta, max_viewers: int = 50_000) -> None:
+        self.ttl = ttl
+        self._max_viewers = max_viewers
+        self._watched: dict[str, dict[str, tuple[int, datetime]]] = {}  # key → item → (times, last); oldest first
+
+    def watched(self, viewer_key: str, item_id: str, t_utc: datetime) -> None:
+        if self.ttl <= timedelta(0):
+            return
+        items = self._watched.pop(viewer_key, {})
+        times, last = items.get(item_id, (0, t_utc))
+        items[item_id] = ((times if last > t_utc - self.ttl else 0) + 1, t_utc)
+        self._watched[viewer_key] = items  # re-inserted: most recent last
+        while len(self._watched) > self._max_viewers:
+            del self._watched[next(iter(self._watched))]
+
+    def features(self, viewer_keys: Iterable[str], t_utc: datetime) -> dict[str, float]:
+        """Per item watched by anyone present: the share of those present who watched it (`item:<id>:seen`) and
+        who watched it twice or more (`item:<id>:seen_again`), within the time to live."""
+        keys = list(viewer_keys)
+        if not keys or not self._watched:
+            return {}
+        since = t_utc - self.ttl
+        seen: Counter[str] = Counter()
+        again: Counter[str] = Counter()
+        for key in keys:
+            for item_id, (times, last) in self._watched.get(key, {}).items():
+                if last > since:
+                    seen[item_id] += 1
+                    again[item_id] += times >= 2
+        n = len(keys)
+        features = {f"item:{item_id}:seen": count / n for item_id, count in seen.items()}
+        features.update({f"item:{item_id}:seen_again": count / n for item_id, count in again.items() if count})
+        return features
+
+
+def group_features(viewers: Iterable[Viewer]) -> dict[str, float]:
+    """Who is present together: crossed with every item feature by the learner (a family with a child likes other
+    things than the child's share alone says)."""
+    people = list(viewers)
+    n = len(people)
+    if not n:
+        return {}
+    features: dict[str, float] = {}
+    ages = {v.attributes.age_band for v in people}
+    genders = {v.attributes.gender for v in people}
+    if n == 1:
+        features["solo"] = 1.0
+    if ages & _YOUNG_BANDS and ages & _ADULT_BANDS:
+        features["family"] = 1.0
+    if Gender.FEMALE in genders and Gender.MALE in genders:
+        features["mixed_gender"] = 1.0
+    together = sum(1 for v in people if v.group_size >= 2)
+    if together:
+        features["together_share"] = together / n
+    returning = sum(1 for v in people if v.returning)
+    if returning:
+        features["returning_share"] = returning / n
+    joint = Counter(f"{v.attributes.age_band}_{v.attributes.gender}" for v in people)
+    for name, count in joint.items():
+        features[f"agegender_{name}"] = count / n
+    return features
+
+
+def build_context(snapshot: AudienceSnapshot, timezone: str, *, per_item: Mapping[str, float] | None = None) -> Context:
+    """Counts and shares of who is present and who is together, plus the store-local hour and weekday.
+
+    `per_item`: item-specific features (`item:<id>:<name>`, such as a `WearMemory`'s) added as they are."""
     local = snapshot.t_utc.astimezone(zoneinfo.ZoneInfo(timezone))
     viewers = snapshot.viewers
     n = len(viewers)
@@ -26,6 +106,9 @@ def build_context(snapshot: AudienceSnapshot, timezone: str) -> Context:
             features[f"mood_{mood}"] = moods[mood] / n
         features["group_max"] = float(max(v.group_size for v in viewers))
         features["dwell_mean_s"] = sum(v.dwell_s for v in viewers) / n
+        features.update(group_features(viewers))
+    if per_item:
+        features.update(per_item)
     return Context(
         t_utc=snapshot.t_utc,
         local_hour=local.hour,

@@ -25,12 +25,12 @@ import copy
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from signage.config.rules import RulesConfig
-from signage.decision.context import build_context, viewer_key
+from signage.decision.context import WearMemory, build_context, viewer_key
 from signage.decision.history import DeliveryHistory, ViewerMemory
 from signage.decision.policy import Policy
 from signage.decision.rules import Eligibility, RuleSet, apply_rules
@@ -108,6 +108,7 @@ class Decider:
         fallback_item: str | None,
         rules: RulesConfig | None = None,
         seed: int = 0,
+        wear_memory: timedelta = timedelta(hours=12),
     ) -> None:
         if not items:
             raise ValueError("the content pool is empty: nothing to show")
@@ -123,6 +124,7 @@ class Decider:
         self._history = DeliveryHistory(timezone=timezone)
         self._viewer_keys: dict[str, str] = {}  # viewer id -> no-repeat key, for viewers seen in snapshots
         self._memory: ViewerMemory | None = None
+        self._wear = WearMemory(ttl=wear_memory)  # what returning viewers watched, for the learner's context
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
 
     # -- what operators change without a restart -----------------------------------------------------------------
@@ -162,16 +164,18 @@ class Decider:
         """An exposure closed: remember the item for this viewer if they paid it enough attention."""
         if attention_s >= self._rules.no_repeat_min_attention_s and attention_s > 0:
             assert self._memory is not None
-            self._memory.watched(self._viewer_keys.get(viewer_id, viewer_id), item_id, t_utc)
+            key = self._viewer_keys.get(viewer_id, viewer_id)
+            self._memory.watched(key, item_id, t_utc)
+            self._wear.watched(key, item_id, t_utc)
 
     # -- the decision ------------------------------------------------------------------------------------------
     def decide(self, snapshot: AudienceSnapshot) -> Choice:
-        context = build_context(snapshot, self._timezone)
         keys = []
         for viewer in snapshot.viewers:
             key = viewer_key(viewer)
             self._viewer_keys[viewer.viewer_id] = key
             keys.append(key)
+        context = build_context(snapshot, self._timezone, per_item=self._wear.features(keys, snapshot.t_utc))
         while len(self._viewer_keys) > 10_000:  # viewers long gone; watched() arrives within seconds of leaving
             del self._viewer_keys[next(iter(self._viewer_keys))]
         assert self._memory is not None

@@ -1,7 +1,9 @@
-"""Frame in, frozen per-face results out: detection → face mesh → head pose → facing.
+"""Frame in, frozen per-face results out: detection → face mesh → head pose → facing → irises → gaze → on screen.
 
 This is the API the engine wires (with capture and tracking); it knows nothing of tracks, decisions or the store.
-Every stage is behind a one-verb Protocol so a test or a cheaper model can stand in for it.
+Every stage is behind a one-verb Protocol so a test or a cheaper model can stand in for it. `FacePipeline` is the
+naive schedule (every model on every face every frame); signage/perception/scheduler.py has the one the engine runs,
+with the same result type.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import numpy as np
 
 from signage.config import Config
 from signage.perception.faces import YuNetDetector
+from signage.perception.gaze import eye_in_head, gaze_angles, on_screen
 from signage.perception.head_pose import facing, head_poses
+from signage.perception.iris import Irises, IrisLandmarker
 from signage.perception.landmarks import FaceLandmarker, FaceMeshes
 from signage.perception.models import ModelStore, resolve_models_dir
 from signage.types import BoolArray, FaceDetections, FloatArray, Frame
@@ -29,6 +33,10 @@ class Detector(Protocol):
 
 class Landmarker(Protocol):
     def landmark(self, frame: Frame, faces: FaceDetections) -> FaceMeshes: ...
+
+
+class IrisLocator(Protocol):
+    def locate(self, frame: Frame, mesh_points: FloatArray) -> Irises: ...
 
 
 def _frozen(array: Any, dtype: type) -> Any:
@@ -43,7 +51,9 @@ class FaceAnalysis:
 
     head_pose (N, 3) is yaw, pitch, roll in degrees (NaN where unknown: no landmarks run, or the mesh score was low;
     conventions in signage/perception/head_pose.py); facing (N,) applies the configured angles; mesh_scores (N,) is
-    the landmark model's face score (NaN when it did not run); timings_ms holds each stage's wall time for this frame.
+    the landmark model's face score (NaN when it did not run); gaze (N, 2) is horizontal, vertical in degrees (NaN
+    where the irises were not measured; conventions in signage/perception/gaze.py) and on_screen (N,) applies the
+    configured screen angles to it; timings_ms holds each stage's wall time for this frame.
     """
 
     frame_index: int
@@ -54,9 +64,15 @@ class FaceAnalysis:
     mesh_scores: FloatArray
     model_versions: tuple[str, ...]
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    gaze: FloatArray | None = None
+    on_screen: BoolArray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.detections)
+        gaze = _frozen(np.full((n, 2), np.nan) if self.gaze is None else self.gaze, np.float32)
+        looking = _frozen(np.zeros((n,)) if self.on_screen is None else self.on_screen, np.bool_)
+        object.__setattr__(self, "gaze", gaze)
+        object.__setattr__(self, "on_screen", looking)
         object.__setattr__(self, "head_pose", _frozen(self.head_pose, np.float32))
         object.__setattr__(self, "facing", _frozen(self.facing, np.bool_))
         object.__setattr__(self, "mesh_scores", _frozen(self.mesh_scores, np.float32))
@@ -68,6 +84,10 @@ class FaceAnalysis:
                 f"FaceAnalysis: expected ({n},) facing and mesh_scores, got {self.facing.shape}, "
                 f"{self.mesh_scores.shape}"
             )
+        if gaze.shape != (n, 2) or looking.shape != (n,):
+            raise ValueError(
+                f"FaceAnalysis: expected gaze ({n}, 2) and on_screen ({n},), got {gaze.shape}, {looking.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.detections)
@@ -78,6 +98,8 @@ class FaceAnalysis:
         def number(value: float, digits: int) -> float | None:
             return None if math.isnan(value) else round(float(value), digits)
 
+        gaze = np.full((len(self), 2), np.nan) if self.gaze is None else self.gaze
+        looking = np.zeros((len(self),), np.bool_) if self.on_screen is None else self.on_screen
         faces = []
         for i in range(len(self)):
             yaw, pitch, roll = (number(v, 1) for v in self.head_pose[i])
@@ -91,6 +113,8 @@ class FaceAnalysis:
                     "roll": roll,
                     "facing": bool(self.facing[i]),
                     "mesh_score": number(self.mesh_scores[i], 3),
+                    "gaze": None if np.isnan(gaze[i]).any() else [number(v, 1) for v in gaze[i]],
+                    "on_screen": bool(looking[i]),
                 }
             )
         return {
@@ -103,7 +127,8 @@ class FaceAnalysis:
 
 
 class FacePipeline:
-    """`analyze(frame) -> FaceAnalysis`. Landmarks and head pose run on every face found (no tracking yet)."""
+    """`analyze(frame) -> FaceAnalysis`, the naive schedule: detection, landmarks, head pose and both irises on every
+    face of every frame. The reference the scheduler is measured against, and the simplest thing for one image."""
 
     def __init__(
         self,
@@ -114,9 +139,15 @@ class FacePipeline:
         facing_max_pitch_deg: float,
         min_mesh_score: float = 0.5,
         model_versions: tuple[str, ...] = (),
+        irises: IrisLocator | None = None,
+        on_screen_max_horizontal_deg: float = 20.0,
+        on_screen_max_vertical_deg: float = 15.0,
     ) -> None:
         self._detector = detector
         self._landmarker = landmarker
+        self._irises = irises
+        self._on_screen_h = on_screen_max_horizontal_deg
+        self._on_screen_v = on_screen_max_vertical_deg
         self._max_yaw = facing_max_yaw_deg
         self._max_pitch = facing_max_pitch_deg
         self._min_mesh_score = min_mesh_score
@@ -126,7 +157,7 @@ class FacePipeline:
     def from_config(cls, config: Config) -> FacePipeline:
         """Verify the model files (ModelError names a missing or altered one) and open their sessions."""
         settings = config.perception
-        names = ("yunet", "face_landmark") if settings.landmarks else ("yunet",)
+        names = model_names(config)
         models = ModelStore.load(resolve_models_dir(settings.models_dir), names=names)
         detector = YuNetDetector(
             models=models,
@@ -138,6 +169,7 @@ class FacePipeline:
             min_face_px=settings.min_face_px,
         )
         landmarker = FaceLandmarker(models=models, threads=settings.intra_op_threads) if settings.landmarks else None
+        irises = IrisLandmarker(models=models, threads=settings.intra_op_threads) if "iris_landmark" in names else None
         return cls(
             detector=detector,
             landmarker=landmarker,
@@ -145,6 +177,9 @@ class FacePipeline:
             facing_max_pitch_deg=config.audience.facing_max_pitch_deg,
             min_mesh_score=settings.min_landmark_score,
             model_versions=tuple(spec.version for spec in models.specs.values()),
+            irises=irises,
+            on_screen_max_horizontal_deg=settings.gaze_on_screen_max_horizontal_deg,
+            on_screen_max_vertical_deg=settings.gaze_on_screen_max_vertical_deg,
         )
 
     def analyze(self, frame: Frame) -> FaceAnalysis:
@@ -155,13 +190,20 @@ class FacePipeline:
         n = len(detections)
         poses = np.full((n, 3), np.nan, np.float32)
         mesh_scores = np.full((n,), np.nan, np.float32)
+        gaze = np.full((n, 2), np.nan, np.float32)
         if self._landmarker is not None and n:
             meshes = self._landmarker.landmark(frame, detections)
             meshed = time.perf_counter()
             poses = head_poses(meshes.points, meshes.scores, self._min_mesh_score)
             mesh_scores = meshes.scores
             timings["landmarks"] = (meshed - detected) * 1e3
-            timings["head_pose"] = (time.perf_counter() - meshed) * 1e3
+            posed = time.perf_counter()
+            timings["head_pose"] = (posed - meshed) * 1e3
+            valid = np.flatnonzero(~np.isnan(poses[:, 0]))
+            if self._irises is not None and valid.size:
+                irises = self._irises.locate(frame, meshes.points[valid])
+                gaze[valid] = gaze_angles(poses[valid], eye_in_head(irises.centres, irises.corners))
+                timings["iris"] = (time.perf_counter() - posed) * 1e3
         timings["total"] = (time.perf_counter() - started) * 1e3
         return FaceAnalysis(
             frame_index=frame.index,
@@ -172,4 +214,14 @@ class FacePipeline:
             mesh_scores=mesh_scores,
             model_versions=self.model_versions,
             timings_ms=timings,
+            gaze=gaze,
+            on_screen=on_screen(gaze, self._on_screen_h, self._on_screen_v),
         )
+
+
+def model_names(config: Config) -> tuple[str, ...]:
+    """The models a config needs: the detector always, the face mesh for head pose, the iris model for gaze."""
+    settings = config.perception
+    if not settings.landmarks:
+        return ("yunet",)
+    return ("yunet", "face_landmark", "iris_landmark") if settings.gaze else ("yunet", "face_landmark")

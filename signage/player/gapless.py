@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -44,6 +44,7 @@ import pygame
 
 from signage.config.player import PlayerConfig
 from signage.player.cards import FontCache, render_card
+from signage.player.decoder import DisplayLayout, VideoStream
 from signage.player.events import (
     FrameReport,
     PlayerState,
@@ -54,7 +55,7 @@ from signage.player.events import (
     Urgency,
 )
 from signage.player.fitting import LETTERBOX_COLOR, FitMode, RGBArray
-from signage.player.media import MediaError, VideoPlayback, load_still
+from signage.player.media import MediaError, load_still
 from signage.player.state import Move, PlayerStateMachine
 from signage.types import ContentItem, ContentKind
 
@@ -102,22 +103,17 @@ class _Layer:
     item: ContentItem
     decision_id: str
     still: pygame.Surface | None
-    video: VideoPlayback | None
+    video: VideoStream | None
     fallback_reason: str
     started_frame: int = -1
     started_mono: float = 0.0
-    _video_array: RGBArray | None = field(default=None, repr=False)
-    _video_surface: pygame.Surface | None = field(default=None, repr=False)
 
-    def surface(self, now: float) -> pygame.Surface:
+    def surface(self, now: float, wait_s: float) -> pygame.Surface:
         if self.video is None:
             assert self.still is not None
             return self.still
-        array = self.video.frame_at(max(0.0, now - self.started_mono))
-        if array is not self._video_array or self._video_surface is None:
-            self._video_array = array
-            self._video_surface = _surface_from_rgb(array)
-        return self._video_surface
+        # Decoded on the stream's own thread into the display's layout: the main thread only blits it.
+        return self.video.frame_at(max(0.0, now - self.started_mono), wait_s)
 
     def close(self) -> None:
         if self.video is not None:
@@ -146,7 +142,7 @@ class GaplessPlayer:
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signage-loader")
         self._stills: OrderedDict[FileKey, Future[RGBArray]] = OrderedDict()  # loading or loaded, LRU
         self._surfaces: OrderedDict[FileKey, pygame.Surface] = OrderedDict()  # converted for the display, LRU
-        self._videos: OrderedDict[tuple[FileKey, bool], Future[VideoPlayback]] = OrderedDict()
+        self._videos: OrderedDict[tuple[FileKey, bool], Future[VideoStream]] = OrderedDict()
         self._warned: set[FileKey] = set()
         self._fonts = FontCache()
         self._pending: _Pending | None = None
@@ -166,6 +162,8 @@ class GaplessPlayer:
         if config.fullscreen and not headless:
             pygame.mouse.set_visible(False)
         self._screen.fill(LETTERBOX_COLOR)
+        self._layout = DisplayLayout.of(self._screen.get_masks())
+        self._retired: list[VideoStream] = []  # closed streams whose decoder thread may still be exiting
 
     # --- what the engine calls ---------------------------------------------------------------------------------
 
@@ -286,6 +284,9 @@ class GaplessPlayer:
         for future in self._videos.values():
             _close_video(future)
         self._videos.clear()
+        for stream in self._retired:
+            stream.join(1.0)
+        self._retired.clear()
         self._stills.clear()
         self._surfaces.clear()
         self._fonts.clear()
@@ -352,6 +353,9 @@ class GaplessPlayer:
             PlayEvent(PlayEventKind.ENDED, layer.item.item_id, layer.decision_id, self._frames - 1, self._last_t)
         )
         layer.close()
+        if layer.video is not None:
+            self._retired = [stream for stream in self._retired if not stream.join(0.0)]
+            self._retired.append(layer.video)
 
     def _progress(self, now: float) -> float:
         """0 → 1 across the transition; a hair short of 1 counts as done (float sums of frame times drift)."""
@@ -363,13 +367,13 @@ class GaplessPlayer:
 
     # --- loading -----------------------------------------------------------------------------------------------
 
-    def _peek_future(self, item: ContentItem, loop: bool) -> Future[RGBArray] | Future[VideoPlayback] | None:
+    def _peek_future(self, item: ContentItem, loop: bool) -> Future[RGBArray] | Future[VideoStream] | None:
         key = _file_key(item)
         if item.kind is ContentKind.VIDEO:
             return self._videos.get((key, loop))
         return self._stills.get(key)
 
-    def _future_for(self, item: ContentItem, loop: bool) -> Future[RGBArray] | Future[VideoPlayback] | None:
+    def _future_for(self, item: ContentItem, loop: bool) -> Future[RGBArray] | Future[VideoStream] | None:
         if item.kind is ContentKind.TEXT:
             return None
         key = _file_key(item)
@@ -377,9 +381,7 @@ class GaplessPlayer:
             video_key = (key, loop)
             video = self._videos.get(video_key)
             if video is None:
-                video = self._videos[video_key] = self._loader.submit(
-                    VideoPlayback, path=item.path, screen=self.size, mode=self._fit, loop=loop
-                )
+                video = self._videos[video_key] = self._submit_video(item, loop)
                 while len(self._videos) > _PREPARED_VIDEOS_MAX:
                     _, evicted = self._videos.popitem(last=False)
                     evicted.add_done_callback(_close_video)
@@ -393,6 +395,17 @@ class GaplessPlayer:
         self._stills.move_to_end(key)
         return still
 
+    def _submit_video(self, item: ContentItem, loop: bool) -> Future[VideoStream]:
+        return self._loader.submit(
+            VideoStream,
+            path=item.path,
+            screen=self.size,
+            mode=self._fit,
+            loop=loop,
+            layout=self._layout,
+            queue_frames=self._config.video_queue_frames,
+        )
+
     def _open_layer(self, pending: _Pending) -> _Layer:
         """The pending item ready to draw: its loaded media, or its title card when the file cannot be shown."""
         item = pending.item
@@ -404,9 +417,7 @@ class GaplessPlayer:
         try:
             if item.kind is ContentKind.VIDEO:
                 # A prepared playback is used once: the next show of the same video needs a fresh one.
-                future_video = self._videos.pop((key, pending.loop), None) or self._loader.submit(
-                    VideoPlayback, path=item.path, screen=self.size, mode=self._fit, loop=pending.loop
-                )
+                future_video = self._videos.pop((key, pending.loop), None) or self._submit_video(item, pending.loop)
                 layer.video = future_video.result()
                 return layer
             layer.still = self._still_surface(key, item)
@@ -449,12 +460,13 @@ class GaplessPlayer:
         if current is None:
             self._screen.fill(LETTERBOX_COLOR)
             return
-        incoming = current.surface(now)
+        wait_s = self._config.video_wait_s
+        incoming = current.surface(now, wait_s)
         outgoing_layer = self._outgoing
         if self._machine.state is not PlayerState.TRANSITIONING or outgoing_layer is None:
             self._screen.blit(incoming, (0, 0))
             return
-        outgoing = outgoing_layer.surface(now)
+        outgoing = outgoing_layer.surface(now, wait_s)
         progress = min(1.0, max(0.0, self._progress(now)))
         width = self._config.width
         if self._transition is Transition.SLIDE:
@@ -494,7 +506,7 @@ class GaplessPlayer:
             raise RuntimeError("the player is closed")
 
 
-def _close_video(future: Future[VideoPlayback]) -> None:
+def _close_video(future: Future[VideoStream]) -> None:
     """Release a prepared playback that will not be shown (cancelled and failed ones hold nothing)."""
     if future.done() and not future.cancelled() and future.exception() is None:
         future.result().close()

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from signage.player.fitting import LETTERBOX_COLOR, FitMode, RGBArray, compose
 from signage.types import ContentKind
 
-__all__ = ["DEFAULT_VIDEO_FPS", "MediaError", "VideoPlayback", "load_still", "probe_media", "read_image"]
+__all__ = ["DEFAULT_VIDEO_FPS", "MediaError", "VideoPlayback", "load_still", "probe_media", "read_image", "to_rgb"]
 
 DEFAULT_VIDEO_FPS = 25.0  # when a container does not say its frame rate
 
@@ -26,7 +26,7 @@ class MediaError(Exception):
     """A media file that cannot be shown: missing, unreadable, corrupt or empty. The message says which."""
 
 
-def _to_rgb(decoded: npt.NDArray[Any], source: str) -> RGBArray:
+def to_rgb(decoded: npt.NDArray[Any], source: str) -> RGBArray:
     """OpenCV's BGR / BGRA / grey / 16-bit output as 8-bit RGB (alpha composited onto the letterbox colour)."""
     image = decoded
     if image.dtype == np.uint16:
@@ -51,7 +51,7 @@ def read_image(path: str | Path) -> RGBArray:
     decoded = cv2.imread(source, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.size == 0:
         raise MediaError(f"{source}: not a readable image (corrupt or unsupported format)")
-    return _to_rgb(decoded, source)
+    return to_rgb(decoded, source)
 
 
 def load_still(path: str | Path, screen: tuple[int, int], mode: FitMode) -> RGBArray:
@@ -119,7 +119,7 @@ class VideoPlayback:
         if not ok or frame is None:
             return None
         self._decoded_index += 1
-        return compose(_to_rgb(frame, self._source), self._screen, self._mode)
+        return compose(to_rgb(frame, self._source), self._screen, self._mode)
 
     def _reached_end(self) -> None:
         """The container ran out of frames: wrap around (loop) or hold the last frame (play once)."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from signage.sim.gaze import WatcherGaze
 from signage.sim.tastes import TasteModel, Vector
 from signage.sim.truth import VisitRecord, WatchRecord
 from signage.types import AgeBand, Attributes, ContentItem, Gender, Mood
@@ -98,6 +99,7 @@ class Member:
     refractory_until: float = 0.0  # no new noticing until then
     glance_until: float = 0.0  # a brief look at the screen without noticing, until then
     glance_yaw: float = 0.0
+    gaze: WatcherGaze | None = None  # while watching: where the eyes go (reading or looking the picture over)
 
 
 @dataclass(eq=False)

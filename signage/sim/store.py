@@ -29,6 +29,7 @@ import numpy as np
 
 from signage.config.sim import SimConfig
 from signage.sim.arrivals import ArrivalProcess
+from signage.sim.gaze import GazeMode, WatcherGaze
 from signage.sim.shoppers import (
     MAX_DEPTH_M,
     NAN,
@@ -53,6 +54,8 @@ MAX_WATCH_FACTOR = 10.0
 DRIFT_STEP_S = 3600.0  # tastes drift in hourly steps  # a watching time is at most this many times its mean
 
 _EMPTY_TRACKS = Tracks.empty()
+_NO_GAZE = (NAN, NAN)
+READING_S = (8.0, 15.0)  # a reader watches at least this long (uniform): enough to read a few lines
 
 
 class VirtualStore:
@@ -83,6 +86,9 @@ class VirtualStore:
         self._glance_rate_per_s = config.glance_rate_per_s
         population_seed, behaviour_seed = np.random.SeedSequence(config.seed).spawn(2)
         self._drift_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
+        # Gaze has its own stream, so adding it changed nothing else; it decides who reads and where eyes go.
+        self._gaze_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(3,)))
+        self._detail_of = {item.item_id: item.detail_id for item in self.items}
         self._drift = np.zeros(len(TasteModel(self.items).features))
         self._drift_epoch = 0
         self._next_drift_mono: float | None = None
@@ -180,7 +186,8 @@ class VirtualStore:
                 1.5 * jx,
                 1.5 * jy,
             )
-            geometry.append((*box, yaw, pitch, roll))
+            gaze = member.gaze.sample(t_mono) if member.gaze is not None and member.episode is not None else _NO_GAZE
+            geometry.append((*box, yaw, pitch, roll, *gaze))
             directions.append(direction)
         if not rows:
             return _EMPTY_TRACKS
@@ -189,7 +196,8 @@ class VirtualStore:
         return Tracks(
             ids=np.array(ids, dtype=np.int64),
             boxes=table[:, :4],
-            head_pose=table[:, 4:],
+            head_pose=table[:, 4:7],
+            gaze=table[:, 7:9],
             returning=np.array(returning, dtype=np.bool_),
             group_ids=np.array(group_ids, dtype=np.int64),
             attributes=attributes,
@@ -401,9 +409,13 @@ class VirtualStore:
                     self._end_watch(member, t_mono, WatchEnd.SCREEN_BLANK)
                     self._start_away(member, group, t_mono)
                 elif showing.item_id != episode.item_id:
+                    reading = member.gaze is not None and member.gaze.mode is GazeMode.READING
+                    opened = reading and self._detail_of.get(episode.item_id) == showing.item_id
                     self._end_watch(member, t_mono, WatchEnd.ITEM_CHANGED)
                     relevance = self._appeal(member.shopper, showing)
-                    if u_act < relevance:
+                    if opened:  # the detail page of what they were reading: they read on
+                        self._start_watch(member, showing, t_mono, relevance, noticed=False, reads=True)
+                    elif u_act < relevance:
                         self._start_watch(member, showing, t_mono, relevance, noticed=False)
                     else:
                         self._start_away(member, group, t_mono)
@@ -435,7 +447,14 @@ class VirtualStore:
         return remaining == 0
 
     def _start_watch(
-        self, member: Member, item: ContentItem, t_mono: float, relevance: float, *, noticed: bool
+        self,
+        member: Member,
+        item: ContentItem,
+        t_mono: float,
+        relevance: float,
+        *,
+        noticed: bool,
+        reads: bool | None = None,
     ) -> None:
         config = self.config
         mean = config.base_watch_s * (1.0 + (config.relevance_hold_effect - 1.0) * relevance)
@@ -451,6 +470,12 @@ class VirtualStore:
         member.off_yaw = 16.0 * self._noise.u() - 8.0
         member.off_pitch = 12.0 * self._noise.u() - 6.0
         member.glance_until = 0.0
+        gaze_rng = self._gaze_rng
+        if reads is None:
+            reads = bool(item.detail_id) and float(gaze_rng.random()) < config.reading_share * relevance
+        if reads:
+            member.watch_until = max(member.watch_until, t_mono + float(gaze_rng.uniform(*READING_S)))
+        member.gaze = WatcherGaze(GazeMode.READING if reads else GazeMode.LOOKING, gaze_rng, t_mono)
 
     def _end_watch(self, member: Member, t_mono: float, end: WatchEnd) -> None:
         episode = member.episode
@@ -458,6 +483,7 @@ class VirtualStore:
         episode.end_mono = t_mono
         episode.end = end
         member.episode = None
+        member.gaze = None
 
     def _start_away(self, member: Member, group: Group, t_mono: float) -> None:
         member.away_until = t_mono + 0.3 + 0.5 * self._noise.u()

@@ -6,6 +6,12 @@ motion) and every context × item interaction (age band × category, daypart × 
 items share category, tag, advertiser and motion weights, a new item starts from what similar items earned (cold
 start), not from zero; its own id weight then learns what its features do not say.
 
+What the demographic anchors ignore reaches it the same way: group composition (`family`, `mixed_gender`,
+`together_share`, joint age × gender shares) are context features, so they are crossed with every item feature;
+what the people present already watched on earlier visits arrives per item (`ctx:seen`, `ctx:seen_again`, shares
+of those present), one weight each for all items, crossed with the context too (novelty wear is learned, not set).
+Version 2: these features (a version-1 snapshot is refused on load).
+
 Learning is a normalised least-mean-squares step per exposure: W += lr · (y − ŷ) · x zᵀ / (|x|² |z|²). It moves the
 prediction for that context and item a fixed share `lr` of the way to the reward, whatever the feature scales, and
 because the step never shrinks, old rewards fade geometrically: the model follows tastes that drift and novelty
@@ -27,6 +33,7 @@ from signage.decision.policies.features import (
     Vocabulary,
     context_features,
     item_context_features,
+    item_context_table,
     item_features,
 )
 from signage.decision.policies.softmax import SoftmaxPolicy
@@ -39,7 +46,7 @@ class ContextualPolicy(SoftmaxPolicy):
     """Online bilinear regression of attention on context × item features, with a softmax choice."""
 
     name = "contextual"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
@@ -77,19 +84,20 @@ class ContextualPolicy(SoftmaxPolicy):
             vector[index[name]] = value
         return vector
 
-    def _item_named(self, item: ContentItem, context: Context) -> dict[str, float]:
+    def _item_named(self, item: ContentItem, extras: dict[str, dict[str, float]]) -> dict[str, float]:
         fixed = self._items.get(item.item_id)
         if fixed is None:
             fixed = item_features(item)
             self._items[item.item_id] = fixed
-        extra = item_context_features(context, item.item_id)
+        extra = extras.get(item.item_id)
         return fixed | extra if extra else fixed
 
     # -- the policy ----------------------------------------------------------------------------------------------
 
     def _scores(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
         named_context = context_features(context)
-        named_items = [self._item_named(item, context) for item in eligible]
+        extras = item_context_table(context)
+        named_items = [self._item_named(item, extras) for item in eligible]
         grew = self._context_vocabulary.add(named_context)
         for named in named_items:
             grew = self._item_vocabulary.add(named) or grew

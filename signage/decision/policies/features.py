@@ -72,6 +72,17 @@ def item_context_features(context: Context, item_id: str) -> dict[str, float]:
     }
 
 
+def item_context_table(context: Context) -> dict[str, dict[str, float]]:
+    """`item_context_features` of every item named in the context at once (one pass over the features)."""
+    table: dict[str, dict[str, float]] = {}
+    for name, value in context.features.items():
+        if name.startswith(ITEM_CONTEXT_PREFIX):
+            item_id, _, feature = name[len(ITEM_CONTEXT_PREFIX) :].rpartition(":")
+            if item_id:
+                table.setdefault(item_id, {})[f"ctx:{feature}"] = _scaled(name, float(value))
+    return table
+
+
 def item_features(item: ContentItem) -> dict[str, float]:
     """The fixed features of an item, by name."""
     values = {

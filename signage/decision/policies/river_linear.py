@@ -28,7 +28,7 @@ class RiverLinearPolicy(SoftmaxPolicy):
     """river LinearRegression over context × item features, softmax choice with exact propensities."""
 
     name = "river_linear"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,

@@ -25,5 +25,11 @@ class RandomPolicy:
         chosen = eligible[self._rng.randrange(k)]
         return Decision(item_id=chosen.item_id, propensity=1.0 / k, reason=f"uniform over {k} eligible")
 
+    def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
+        """1/k for each of the k eligible items (what `select` draws from)."""
+        if not eligible:
+            raise ValueError("probabilities() needs at least one eligible item")
+        return [1.0 / len(eligible)] * len(eligible)
+
     def learn(self, context: Context, item_id: str, reward: float) -> None:
         """Random choice does not learn."""

@@ -1,0 +1,177 @@
+"""Snapshots of the learned state: atomic round trips, refusal of another policy or version, corrupt files moved
+aside (the engine starts fresh, never crashes), the periodic saver, and `signage policy show|reset`."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from signage.cli import main
+from signage.decision.persistence import (
+    MAGIC,
+    SnapshotError,
+    SnapshotMismatchError,
+    SnapshotSaver,
+    load_snapshot,
+    read_snapshot_info,
+    restore_policy,
+    save_snapshot,
+)
+from signage.decision.policies import ContextualPolicy, RandomPolicy, build_policy
+from signage.types import ContentItem, ContentKind, Context
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+ITEMS = tuple(
+    ContentItem(f"item-{i}", "", ContentKind.TEXT, 8.0, f"adv-{i % 2}", ("food", "toys", "tech")[i % 3])
+    for i in range(6)
+)
+
+
+def ctx(child: float) -> Context:
+    features = {"age_child": child, "age_adult": 1.0 - child, "group_max": 2.0}
+    return Context(NOW, 12, 1, 2, 1, child > 0, False, True, features)
+
+
+def trained(seed: int = 1) -> ContextualPolicy:
+    policy = ContextualPolicy(seed=seed)
+    for step in range(200):
+        context = ctx(float(step % 2))
+        decision = policy.select(context, ITEMS)
+        liked = (decision.item_id == "item-1") == (step % 2 == 1)
+        policy.learn(context, decision.item_id, 15.0 if liked else 1.0)
+    return policy
+
+
+def test_round_trip_keeps_the_learned_state(tmp_path: Path) -> None:
+    policy = trained()
+    path = tmp_path / "state" / "policy.snapshot"
+    info = save_snapshot(policy, path, now_utc=NOW)
+    assert info.policy == "contextual" and info.version == policy.version and info.updates == 200
+    assert [p.name for p in path.parent.iterdir()] == ["policy.snapshot"]  # no temporary file left behind
+    loaded = load_snapshot(path, policy="contextual", version=policy.version)
+    assert isinstance(loaded, ContextualPolicy)
+    for child in (0.0, 1.0):
+        assert loaded.probabilities(ctx(child), ITEMS) == policy.probabilities(ctx(child), ITEMS)
+    assert read_snapshot_info(path) == info
+
+
+def test_a_failed_save_leaves_the_previous_snapshot_whole(tmp_path: Path) -> None:
+    path = tmp_path / "policy.snapshot"
+    save_snapshot(trained(), path)
+    before = path.read_bytes()
+    broken = trained()
+    broken._rng = lambda: None  # type: ignore[assignment,method-assign,misc]  # a lambda does not pickle
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        save_snapshot(broken, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["policy.snapshot"]
+
+
+def test_a_snapshot_of_another_policy_or_version_is_refused_and_moved_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "policy.snapshot"
+    save_snapshot(RandomPolicy(seed=1), path)
+    with pytest.raises(SnapshotMismatchError, match="holds policy random version 1; the engine runs contextual"):
+        load_snapshot(path, policy="contextual", version="2")
+    fresh = ContextualPolicy(seed=1)
+    with caplog.at_level(logging.WARNING):
+        assert restore_policy(fresh, path, now_utc=NOW) is fresh
+    assert "holds policy random" in caplog.text and "starts fresh" in caplog.text
+    assert not path.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["policy.snapshot.mismatch-20260303T120000000000Z"]
+
+    save_snapshot(trained(), path)
+    with pytest.raises(SnapshotMismatchError, match="version"):
+        load_snapshot(path, policy="contextual", version="999")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: b"not a snapshot at all",
+        lambda data: data[: len(data) // 2],  # a torn write
+        lambda data: data[:-1] + bytes([data[-1] ^ 0xFF]),  # one flipped byte
+        lambda data: MAGIC + b"{not json\n" + data,
+        lambda data: MAGIC + b'{"format": 1}\n',
+    ],
+    ids=["empty", "garbage", "truncated", "flipped", "bad-header", "header-missing-fields"],
+)
+def test_a_corrupt_snapshot_is_moved_aside_and_the_engine_starts_fresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: object
+) -> None:
+    path = tmp_path / "policy.snapshot"
+    save_snapshot(trained(), path)
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    with pytest.raises(SnapshotError):
+        load_snapshot(path, policy="contextual", version=ContextualPolicy.version)
+    fresh = ContextualPolicy(seed=1)
+    with caplog.at_level(logging.WARNING):
+        assert restore_policy(fresh, path, now_utc=NOW) is fresh
+    assert "moved aside" in caplog.text
+    assert [p.name for p in tmp_path.iterdir()] == ["policy.snapshot.corrupt-20260303T120000000000Z"]
+
+
+def test_no_snapshot_means_a_fresh_policy(tmp_path: Path) -> None:
+    fresh = build_policy("contextual", items=ITEMS)
+    assert restore_policy(fresh, tmp_path / "missing.snapshot") is fresh
+
+
+def test_restore_then_keep_learning_is_the_same_as_never_stopping(tmp_path: Path) -> None:
+    path = tmp_path / "policy.snapshot"
+    running = trained(seed=4)
+    save_snapshot(running, path)
+    restarted = restore_policy(ContextualPolicy(seed=4), path)
+    for policy in (running, restarted):
+        for step in range(50):
+            context = ctx(float(step % 2))
+            decision = policy.select(context, ITEMS)
+            policy.learn(context, decision.item_id, 3.0)
+    assert restarted.probabilities(ctx(1.0), ITEMS) == running.probabilities(ctx(1.0), ITEMS)
+
+
+def test_the_saver_saves_every_interval_and_on_demand(tmp_path: Path) -> None:
+    path = tmp_path / "policy.snapshot"
+    saver = SnapshotSaver(path=path, every_s=300.0)
+    policy = trained()
+    assert not saver.maybe_save(policy, t_mono=10.0)  # the first call starts the interval
+    assert not saver.maybe_save(policy, t_mono=309.0)
+    assert not path.exists()
+    assert saver.maybe_save(policy, t_mono=310.0)
+    assert path.exists() and saver.saves == 1
+    assert not saver.maybe_save(policy, t_mono=500.0)
+    assert saver.save(policy)  # at finish
+    assert saver.saves == 2
+
+
+def test_a_failing_save_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    saver = SnapshotSaver(path=blocker / "policy.snapshot", every_s=1.0)
+    with caplog.at_level(logging.WARNING):
+        assert not saver.save(trained())
+    assert saver.failures == 1 and "failed" in caplog.text
+
+
+def test_policy_show_and_reset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "policy.snapshot"
+    config = tmp_path / "signage.toml"
+    config.write_text(f"[decision]\nsnapshot_path = {str(path)!r}\n")
+    assert main(["policy", "show", "--config", str(config)]) == 0
+    assert "no policy snapshot" in capsys.readouterr().out
+    save_snapshot(trained(), path)
+    assert main(["policy", "show", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "contextual version" in out and "rewards learned  200" in out
+    assert main(["policy", "reset", "--config", str(config)]) == 0
+    assert "moved aside" in capsys.readouterr().out
+    assert not path.exists()
+    assert len(list(tmp_path.glob("policy.snapshot.reset-*"))) == 1
+    path.write_bytes(b"garbage")
+    assert main(["policy", "show", "--config", str(config)]) == 1
+    assert "bad magic" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""What the learner sees beyond the anchors: what returning viewers already watched (wear memory), who is present
+together (group composition), and that the contextual learner uses both."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from signage.config.rules import RulesConfig
+from signage.decision import Decider
+from signage.decision.context import WearMemory, build_context, group_features
+from signage.decision.policies import ContextualPolicy
+from signage.types import (
+    AgeBand,
+    Attributes,
+    AudienceSnapshot,
+    ContentItem,
+    ContentKind,
+    Context,
+    Direction,
+    Gender,
+    Viewer,
+    ViewerStatus,
+)
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+def viewer(key: str, band: AgeBand = AgeBand.ADULT, gender: Gender = Gender.FEMALE, *, group: int = 1) -> Viewer:
+    return Viewer(
+        viewer_id=f"visit-{key}",
+        track_id=1,
+        status=ViewerStatus.WATCHER,
+        first_seen_mono=0.0,
+        last_seen_mono=2.0,
+        dwell_s=2.0,
+        attention_s=1.0,
+        facing=True,
+        facing_streak_s=1.0,
+        attributes=Attributes(age_band=band, age_confidence=0.9, gender=gender, gender_confidence=0.9),
+        returning=False,
+        direction=Direction.STANDING,
+        group_size=group,
+        is_passer_by=True,
+        is_watcher=True,
+        person_key=key,
+    )
+
+
+def test_wear_memory_shares_counts_and_forgets() -> None:
+    memory = WearMemory(ttl=timedelta(hours=2))
+    memory.watched("p1", "a", NOW)
+    memory.watched("p1", "a", NOW + timedelta(minutes=40))
+    memory.watched("p2", "b", NOW)
+    later = NOW + timedelta(hours=1)
+    assert memory.features(["p1", "p2", "p3", "p4"], later) == {
+        "item:a:seen": 0.25,
+        "item:b:seen": 0.25,
+        "item:a:seen_again": 0.25,
+    }
+    assert memory.features(["p3"], later) == {}
+    assert memory.features(["p1", "p2"], NOW + timedelta(hours=2, minutes=30)) == {
+        "item:a:seen": 0.5,
+        "item:a:seen_again": 0.5,
+    }
+    assert memory.features(["p1"], NOW + timedelta(hours=3)) == {}
+    off = WearMemory(ttl=timedelta(0))
+    off.watched("p1", "a", NOW)
+    assert off.features(["p1"], NOW) == {}
+
+
+def test_group_composition_features() -> None:
+    family = group_features(
+        [viewer("1", AgeBand.CHILD, Gender.MALE, group=2), viewer("2", AgeBand.ADULT, Gender.FEMALE, group=2)]
+    )
+    assert family["family"] == 1.0 and family["mixed_gender"] == 1.0 and family["together_share"] == 1.0
+    assert family["agegender_child_male"] == 0.5 and family["agegender_adult_female"] == 0.5
+    assert "solo" not in family
+    alone = group_features([viewer("3")])
+    assert alone == {"solo": 1.0, "agegender_adult_female": 1.0}
+    assert group_features([]) == {}
+
+
+def test_the_decider_gives_the_learner_what_a_returning_viewer_watched_after_the_no_repeat_window() -> None:
+    items = (
+        ContentItem("a", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+        ContentItem("b", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+    )
+    decider = Decider(
+        ContextualPolicy(seed=1),
+        items,
+        timezone="UTC",
+        fallback_item=None,
+        rules=RulesConfig(control_share=0.0, exploration_floor=0.0, no_repeat_window_min=30.0),
+        wear_memory=timedelta(hours=12),
+    )
+    first = viewer("person-7")
+    decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=(first,)))
+    decider.watched(first.viewer_id, "a", attention_s=4.0, t_utc=NOW)
+    back = replace(viewer("person-7"), viewer_id="visit-again", returning=True)
+    stranger = viewer("person-8")
+    snapshot = AudienceSnapshot(t_mono=0.0, t_utc=NOW + timedelta(hours=3), viewers=(back, stranger))
+    choice = decider.decide(snapshot)
+    assert "a" not in choice.excluded  # the no-repeat window (30 min) is over...
+    assert choice.context.features["item:a:seen"] == 0.5  # ...but the learner still knows half the people saw it
+    assert "item:b:seen" not in choice.context.features
+    assert build_context(snapshot, "UTC").features.get("item:a:seen") is None
+
+
+def test_the_learner_prefers_items_the_people_present_have_not_seen() -> None:
+    """Same item features, same audience; an item already watched by those present earns less (novelty wear)."""
+    items = tuple(ContentItem(f"i{k}", "", ContentKind.TEXT, 8.0, "adv", "cat", tags=("x",)) for k in range(4))
+    policy = ContextualPolicy(seed=3)
+    rng = random.Random(5)
+    base = {"age_adult": 1.0, "gender_female": 1.0}
+    for _ in range(3000):
+        seen = rng.randrange(4)
+        context = Context(NOW, 12, 1, 1, 1, False, True, True, base | {f"item:i{seen}:seen": 1.0})
+        decision = policy.select(context, items)
+        reward = (2.0 if decision.item_id == f"i{seen}" else 10.0) * (0.5 + rng.random())
+        policy.learn(context, decision.item_id, reward)
+    for seen in range(4):
+        context = Context(NOW, 12, 1, 1, 1, False, True, True, base | {f"item:i{seen}:seen": 1.0})
+        probabilities = policy.probabilities(context, items)
+        assert probabilities[seen] < 0.1, probabilities
