@@ -24,6 +24,7 @@ from signage.clock import Clock, SimClock
 from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.decision import Decider
+from signage.decision.persistence import SnapshotSaver
 from signage.ids import new_id
 from signage.player.events import FrameReport, PlayerState, PlayEvent, PlayEventKind, Urgency
 from signage.records import (
@@ -118,6 +119,7 @@ class Engine:
         screen: Screen,
         mode: str = "demo",
         model_versions: str = "sim-1",
+        snapshots: SnapshotSaver | None = None,
     ) -> None:
         self._config = config
         self._source = source
@@ -126,6 +128,7 @@ class Engine:
         self._store = store
         self._clock = clock
         self._screen = screen
+        self._snapshots = snapshots  # where the learned state is saved now and then, and at the end
         self.session_id = new_id()
         self._audience = AudienceStage(config.audience, session_id=self.session_id, model_versions=model_versions)
         self._session = SessionRecord(
@@ -165,6 +168,8 @@ class Engine:
         elif self._must_cut():
             # Someone who may be a minor just came into view (or the camera went out): cut the item now.
             self._decide(t, utc, trigger="restricted_preempt", urgency=Urgency.IMMEDIATE)
+        if self._snapshots is not None:
+            self._snapshots.maybe_save(self._decider.policy, t_mono=t)
         if t >= self._next_heartbeat:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
@@ -465,5 +470,7 @@ class Engine:
                 self._end_play(event.decision_id, t, last_frame=event.frame)
         for decision_id in list(self._open_plays):
             self._end_play(decision_id, t)
+        if self._snapshots is not None:
+            self._snapshots.save(self._decider.policy)
         self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t, ended_utc=utc, status=Status.CLOSED)
         self._store.write(self._session)

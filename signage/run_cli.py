@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from signage.config import ConfigError, load_config
     from signage.content import PoolError, load_pool
     from signage.decision import Decider
+    from signage.decision.persistence import SnapshotSaver, restore_policy
     from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
     from signage.live import LiveSource
@@ -95,8 +96,12 @@ def run(args: argparse.Namespace) -> int:
     db_path = args.db or Path(config.store.path)
     clock = SystemClock()
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
+    snapshot_path = Path(config.decision.snapshot_path)
+    policy = restore_policy(
+        build_policy(config.decision.policy, items=pool.items, config=config.decision), snapshot_path
+    )
     decider = Decider(
-        build_policy(config.decision.policy, items=pool.items, config=config.decision),
+        policy,
         pool.items,
         timezone=config.screen.timezone,
         fallback_item=config.decision.fallback_item,
@@ -123,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
             screen=player,
             mode="run",
             model_versions=",".join(pipeline.model_versions),
+            snapshots=SnapshotSaver(path=snapshot_path, every_s=config.decision.snapshot_interval_min * 60),
         )
         running = engine
 

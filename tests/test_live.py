@@ -209,7 +209,12 @@ def test_rows_are_consistent_exposures_plays_decisions(clip_run: CliRun) -> None
 def test_no_frame_crop_or_embedding_touches_disk(clip_run: CliRun) -> None:
     assert clip_run.forbidden_calls == ()
     allowed = {str(clip_run.db) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    # Besides the database, only the learned policy's snapshot is saved: model weights, small, no pixels.
+    snapshot = clip_run.db.parent / "var" / "policy.snapshot"
+    allowed.add(str(snapshot))
     assert clip_run.written and clip_run.written <= allowed, sorted(clip_run.written - allowed)
+    assert snapshot.exists(), "the run saves what the policy learned when it stops"
+    assert snapshot.stat().st_size < 1_000_000
 
 
 # -- the fake camera during a run -----------------------------------------------------------------------------------
