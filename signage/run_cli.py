@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from signage.engine import Engine, Progress
     from signage.live import LiveSource
     from signage.perception.models import ModelError
-    from signage.perception.pipeline import FacePipeline
+    from signage.perception.scheduler import PerceptionScheduler
     from signage.player import GaplessPlayer
     from signage.report import ReportError, build_report, format_report
     from signage.store import StoreWriter
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"signage run: video file {spec.target} not found", file=sys.stderr)
         return EXIT_USAGE
     try:
-        pipeline = FacePipeline.from_config(config)
+        pipeline = PerceptionScheduler.from_config(config)
     except ModelError as exc:
         print(f"signage run: {exc}", file=sys.stderr)
         return EXIT_USAGE

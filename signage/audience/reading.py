@@ -107,11 +107,18 @@ def fixations(times: Samples, xs: Samples, params: ReadingParams = DEFAULT_PARAM
     return found
 
 
+def _slope(t: Samples, x: Samples) -> float:
+    """The least-squares slope of x over t (np.polyfit's degree-1 coefficient, without its cost per call)."""
+    dt = t - t.mean()
+    denominator = float(np.dot(dt, dt))
+    return float(np.dot(dt, x - x.mean())) / denominator if denominator > 0 else 0.0
+
+
 def _close_group(t: Samples, x: Samples, params: ReadingParams, found: list[Fixation]) -> None:
     duration = float(t[-1] - t[0])
     if duration < params.min_fixation_s:
         return
-    drift = abs(float(np.polyfit(t - t[0], x, 1)[0])) if len(x) >= 3 else 0.0
+    drift = abs(_slope(t - t[0], x)) if len(x) >= 3 else 0.0
     if drift > params.max_fixation_drift:
         return
     found.append(Fixation(start_s=float(t[0]), end_s=float(t[-1]), x=float(np.mean(x))))
