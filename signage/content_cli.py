@@ -155,6 +155,7 @@ def _list(manifest: Path, *, as_json: bool) -> int:
             "motion": item.motion,
             "tags": list(item.tags),
             "file": _relative(item, pool.base_dir),
+            "detail": item.detail_id,
         }
         for item in pool
     ]

@@ -29,6 +29,7 @@ from signage.capture import CameraEvent, CameraState, CameraSupervisor
 from signage.clock import Clock
 from signage.ids import new_id
 from signage.perception.pipeline import FaceAnalysis
+from signage.perception.profiles import TrackProfiler
 from signage.records import EventKind, EventRecord, Phase, Record
 from signage.tracking import PersonDetections, Tracker
 from signage.types import ContentItem, Frame, Observation, Tracks
@@ -66,7 +67,16 @@ class LiveSource:
     manager.
     """
 
-    def __init__(self, *, camera: CameraSupervisor, analyzer: FaceAnalyzer, tracker: Tracker, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        camera: CameraSupervisor,
+        analyzer: FaceAnalyzer,
+        tracker: Tracker,
+        clock: Clock,
+        profiler: TrackProfiler | None = None,
+    ) -> None:
+        self._profiler = profiler  # attributes and re-identification keys, once per track
         self._camera = camera
         self._analyzer = analyzer
         self._tracker = tracker
@@ -212,6 +222,8 @@ class LiveSource:
                 tracks = self._tracker.update(
                     PersonDetections.from_faces(analysis.detections, analysis.head_pose), frame.t_mono
                 )
+                if self._profiler is not None:
+                    tracks = self._profiler.annotate(frame, analysis.detections, tracks, frame.t_mono)
             except Exception:  # a perception bug must not end the live loop: this frame is lost, the next is tried
                 log.exception("live: perception failed on frame %d", frame.index)
                 continue

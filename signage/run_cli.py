@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
     from signage.live import LiveSource
+    from signage.perception.attributes import FaceAttributes
     from signage.perception.models import ModelError
+    from signage.perception.profiles import TrackProfiler
+    from signage.perception.reid import FaceEmbedder, ReidMemory
     from signage.perception.scheduler import PerceptionScheduler
     from signage.player import GaplessPlayer
     from signage.report import ReportError, build_report, format_report
@@ -85,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         pipeline = PerceptionScheduler.from_config(config)
+        profiler = TrackProfiler(
+            attributes=FaceAttributes.from_config(config),
+            embedder=FaceEmbedder.from_config(config),
+            memory=ReidMemory.from_config(config),
+        )
     except ModelError as exc:
         print(f"signage run: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -109,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
         seed=config.decision.learner_seed,
     )
     source = LiveSource(
-        camera=open_camera(config.capture), analyzer=pipeline, tracker=Tracker(config.tracking), clock=clock
+        camera=open_camera(config.capture),
+        analyzer=pipeline,
+        tracker=Tracker(config.tracking),
+        clock=clock,
+        profiler=profiler,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)

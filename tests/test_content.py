@@ -56,7 +56,8 @@ def test_sample_pool_loads() -> None:
         assert path.is_file(), item
         assert path.suffix == (".png" if item.kind is ContentKind.IMAGE else ".mp4")
         assert path.stat().st_size < 400 * 1024, f"{path.name} is too big for the repository"
-    assert all(6 <= item.duration_s <= 12 for item in pool)
+    assert all(6 <= item.duration_s <= 12 for item in pool.rotation)
+    assert all(item.duration_s <= 20 for item in pool)
     assert all(item.tags and all(tag == tag.lower() for tag in item.tags) for item in pool)
     assert sum(item.motion for item in pool) == 3
     assert {item.category for item in pool if item.restricted} == {"alcohol", "finance"}
@@ -185,3 +186,56 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     assert problems[1].startswith("item 2 (id 'c'): extra = 1: unknown key")
     assert problems[2].startswith("item 3 (id 'd'): file = 'gone.png': not found")
     assert problems[3].startswith("item 4 (id 'a'): id: duplicate of item 0")
+
+
+# --- detail pages --------------------------------------------------------------------------------------------------
+
+
+def test_sample_pool_has_detail_pages_outside_the_rotation() -> None:
+    pool = load_pool(SAMPLE_POOL)
+    parents = {item.item_id: item.detail_id for item in pool if item.detail_id}
+    assert len(parents) >= 2
+    assert pool.detail_pages == frozenset(parents.values())
+    kinds = {pool.item(page).kind for page in pool.detail_pages}
+    assert ContentKind.IMAGE in kinds and ContentKind.TEXT in kinds
+    assert not pool.detail_pages & {item.item_id for item in pool.rotation}
+    for parent, page in parents.items():
+        assert pool.detail_of(parent) == pool.item(page)
+        assert pool.item(page).advertiser == pool.item(parent).advertiser
+    assert pool.detail_of("bakery") is None and pool.detail_of("no-such-item") is None
+
+
+def _items(*tables: str) -> str:
+    return "\n".join(
+        f'[[item]]\nid = "{item_id}"\nkind = "text"\ntitle = "T"\nduration_s = 5\nadvertiser = "A"\n'
+        f'category = "c"\n' + (f'detail = "{detail}"\n' if detail else "")
+        for item_id, _, detail in (table.partition(">") for table in tables)
+    )
+
+
+def test_detail_key_becomes_detail_id_and_chains_are_allowed(tmp_path: Path) -> None:
+    pool = load_pool(write_pool(tmp_path, _items("a>b", "b>c", "c")))
+    assert [item.detail_id for item in pool] == ["b", "c", ""]
+    assert pool.detail_pages == {"b", "c"}
+    assert [item.item_id for item in pool.rotation] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        (("a>zz", "b"), ["item 0 (id 'a'): detail = 'zz': no item with this id in the pool"]),
+        (("a>a", "b"), ["item 0 (id 'a'): detail: 'a' is the item itself (a detail page must be another item)"]),
+        (
+            ("a>b", "b>a", "c"),
+            [
+                "item 0 (id 'a'): detail = 'b': details lead in a circle (a -> b -> a)",
+                "item 1 (id 'b'): detail = 'a': details lead in a circle (b -> a -> b)",
+            ],
+        ),
+        (("x>a", "a>b", "b>a"), ["item 0 (id 'x'): detail = 'a': details lead in a circle (a -> b -> a)"]),
+    ],
+)
+def test_bad_details_are_rejected_with_the_reason(tmp_path: Path, tables: tuple[str, ...], expected: list[str]) -> None:
+    problems = problems_of(write_pool(tmp_path, _items(*tables)))
+    for line in expected:
+        assert line in problems, problems

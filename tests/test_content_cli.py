@@ -23,7 +23,7 @@ def pool(tmp_path: Path) -> Path:
 
 def test_validate_the_sample_pool(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["content", "validate", "--pool", str(pool)]) == 0
-    assert "ok (11 items: 7 image, 3 video, 1 text)" in capsys.readouterr().out
+    assert "ok (14 items: 9 image, 3 video, 2 text)" in capsys.readouterr().out
 
 
 def test_validate_reports_a_corrupt_file_by_item(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,7 +45,7 @@ def test_list_as_table_and_json(pool: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["content", "list", "--pool", str(pool)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["id", "kind", "duration_s"]
-    assert len(table) == 12 and table[1].split()[:2] == ["coffee", "video"]
+    assert len(table) == 15 and table[1].split()[:2] == ["coffee", "video"]
     assert main(["content", "list", "--pool", str(pool), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in rows][:2] == ["coffee", "bakery"]
@@ -63,7 +63,7 @@ def test_add_copies_an_outside_file_and_validates(pool: Path, tmp_path: Path) ->
     assert item.title == 'Summer "Sale"' and item.tags == ("summer", "sale") and item.duration_s == 5.0
     assert Path(item.path) == (pool.parent / "images" / "Summer Promo.png").resolve()
     assert main(argv) == 2, "a second add with the same id is refused"
-    assert len(load_pool(pool)) == 12
+    assert len(load_pool(pool)) == 15
 
 
 def test_add_text_item_and_reject_bad_input(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
