@@ -220,7 +220,7 @@ class LiveSource:
             try:
                 analysis = self._analyzer.analyze(frame)
                 tracks = self._tracker.update(
-                    PersonDetections.from_faces(analysis.detections, analysis.head_pose), frame.t_mono
+                    PersonDetections.from_faces(analysis.detections, analysis.head_pose, analysis.gaze), frame.t_mono
                 )
                 if self._profiler is not None:
                     tracks = self._profiler.annotate(frame, analysis.detections, tracks, frame.t_mono)

@@ -222,3 +222,18 @@ def test_scene_truth_is_exact() -> None:
     walker = Walker(person=1, path=((0.0, 100, 300, 400), (2.0, 300, 300, 400)), away=((0.5, 1.0),))
     assert walker.visible(0.2) and not walker.visible(0.7) and not walker.visible(2.5)
     assert walker.body(1.0).tolist() == pytest.approx([120.0, 100.0, 280.0, 500.0])
+
+
+def test_gaze_follows_each_face_to_its_track() -> None:
+    """The reading detector needs each person's gaze series: it rides on the track of the face it came from."""
+    tracker = Tracker(TrackingConfig(init_hits=1))
+    faces = [[100, 100, 160, 170], [400, 100, 460, 170]]
+    for step in range(3):
+        gaze = [[-10.0 + step, 2.0], [np.nan, np.nan]]
+        tracks = tracker.update(PersonDetections.build(faces=faces, gaze=gaze), t=0.1 * step)
+    left = int(np.argmin(tracks.boxes[:, 0]))
+    assert tracks.gaze is not None
+    assert tracks.gaze[left].tolist() == [-8.0, 2.0]
+    assert np.isnan(tracks.gaze[1 - left]).all()
+    with pytest.raises(ValueError, match="gaze"):
+        PersonDetections.build(faces=faces, gaze=[[0.0, 0.0]])

@@ -43,6 +43,7 @@ class _Person:
     body_seen: bool
     face: np.ndarray | None
     head_pose: np.ndarray
+    gaze: np.ndarray
 
 
 class _Track:
@@ -57,6 +58,7 @@ class _Track:
         self.velocity = np.zeros(4)
         self.last_t = t
         self.head_pose = person.head_pose
+        self.gaze = person.gaze
         self.direction = Direction.UNKNOWN
 
     def predicted_body(self, t: float) -> np.ndarray:
@@ -84,6 +86,7 @@ class _Track:
         elif self.face is not None:  # back turned: the face moves with the body until it is seen again
             self.face = self.face + _centre_shift(self.body, body)
         self.head_pose = person.head_pose
+        self.gaze = person.gaze
         self.last_t = t
         self.hits += 1
         self.misses = 0
@@ -166,12 +169,15 @@ class Tracker:
                 if overlap[f, b] >= self._config.face_in_body_min:
                     face_of_body[b] = f
         nan_pose = np.full(3, np.nan, np.float32)
+        nan_gaze = np.full(2, np.nan, np.float32)
+        gaze = detections.face_gaze
         people = [
             _Person(
                 body=bodies[b],
                 body_seen=True,
                 face=faces[face_of_body[b]] if b in face_of_body else None,
                 head_pose=detections.head_pose[face_of_body[b]] if b in face_of_body else nan_pose,
+                gaze=gaze[face_of_body[b]] if b in face_of_body else nan_gaze,
             )
             for b in range(len(bodies))
         ]
@@ -180,7 +186,9 @@ class Tracker:
         if lone:
             implied = body_from_face(faces[lone])
             people += [
-                _Person(body=implied[k], body_seen=False, face=faces[f], head_pose=detections.head_pose[f])
+                _Person(
+                    body=implied[k], body_seen=False, face=faces[f], head_pose=detections.head_pose[f], gaze=gaze[f]
+                )
                 for k, f in enumerate(lone)
             ]
         return people
@@ -225,6 +233,7 @@ class Tracker:
             ids=np.array([track.track_id for track in tracks], np.int64),
             boxes=np.stack([track.body for track in tracks]).astype(np.float32),
             head_pose=np.stack([track.head_pose for track in tracks]).astype(np.float32),
+            gaze=np.stack([track.gaze for track in tracks]).astype(np.float32),
             returning=np.zeros(n, np.bool_),
             group_ids=np.full(n, -1, np.int64),
             attributes=(UNKNOWN_ATTRIBUTES,) * n,
