@@ -292,8 +292,8 @@ def _demo(args: argparse.Namespace) -> int:
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
     decider = Decider(
-        build_policy(config.decision.policy, items=pool.items, config=config.decision),
-        pool.items,
+        build_policy(config.decision.policy, items=pool.rotation, config=config.decision),
+        pool.rotation,
         timezone=config.screen.timezone,
         fallback_item=config.decision.fallback_item,
         rules=config.rules,

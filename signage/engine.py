@@ -23,7 +23,9 @@ from signage.audience import AudienceStage, AudienceUpdate
 from signage.clock import Clock, SimClock
 from signage.config import Config, config_digest
 from signage.content import ContentPool
-from signage.decision import Decider
+from signage.decision import Decider, build_context
+from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession
+from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
 from signage.ids import new_id
 from signage.player.events import FrameReport, PlayerState, PlayEvent, PlayEventKind, Urgency
@@ -148,6 +150,7 @@ class Engine:
         self._play_item: ContentItem | None = None
         self._play_ends_mono = 0.0
         self._screen_state = PlayerState.IDLE
+        self._detail = DetailSession(lost_after_s=2.0)  # opens an item's detail page for a reader, and returns
         self._snapshot = AudienceSnapshot(t_mono=clock.monotonic(), t_utc=clock.utc(), viewers=())
         self._contexts: OrderedDict[str, Context] = OrderedDict()  # decision id → context, for learning
         self._plays = 0
@@ -163,7 +166,16 @@ class Engine:
         observation = self._source.step(t, utc, self._play_item)
         self._drain_source()
         self._absorb(self._audience.update(observation, self._play))
-        if not self._queued and (self._play is None or t >= self._play_ends_mono):
+        move = (
+            None
+            if self._queued
+            else self._detail.update(self._snapshot, self._play_item, self._pool, allowed=self._allowed)
+        )
+        if move is not None and move.kind is DetailMoveKind.OPEN and move.item is not None:
+            self._open_detail(move.item, move.reason, t, utc)
+        elif move is not None:  # attention on the detail page was lost: back to the rotation now
+            self._decide(t, utc, trigger=RETURN_TRIGGER, urgency=Urgency.NEXT)
+        elif not self._queued and (self._play is None or t >= self._play_ends_mono):
             self._decide(t, utc, trigger="item_end", urgency=Urgency.NEXT)
         elif self._must_cut():
             # Someone who may be a minor just came into view (or the camera went out): cut the item now.
@@ -191,6 +203,37 @@ class Engine:
         queued = [q.item for q in self._queued.values()]
         # Cut what is on screen, and replace a queued restricted item before it appears.
         return any(restricted(item) for item in on_screen + queued)
+
+    def _allowed(self, item: ContentItem) -> bool:
+        """Whether a detail page may open now: the restricted rule holds for interactive content too."""
+        unsafe = self._snapshot.minor_possible or not self._snapshot.camera_ok
+        return not (unsafe and self._decider.rules.is_restricted(item))
+
+    def _open_detail(self, item: ContentItem, reason: str, t: float, utc: datetime) -> None:
+        """A viewer reads the item on screen: show its detail page. It is a rule, not the policy's choice: logged with
+        propensity 1 and the detail page as the only eligible item, and the policy does not learn from it."""
+        self._absorb(self._audience.switch_play(None, t, utc))
+        context = build_context(self._snapshot, self._config.screen.timezone)
+        decision = DecisionRecord(
+            decision_id=new_id(),
+            session_id=self.session_id,
+            t_utc=utc,
+            t_mono=t,
+            context=context.to_json(),
+            eligible=(item.item_id,),
+            item_id=item.item_id,
+            propensity=1.0,
+            policy="interactive",
+            policy_version="1",
+            reason=reason,
+            arm="rule",
+            trigger=INTERACTIVE_TRIGGER,
+        )
+        self._store.write(decision)
+        self._queued[decision.decision_id] = _Queued(
+            decision.decision_id, item, self._snapshot.camera_ok, Urgency.PREEMPT
+        )
+        self._screen.show(item, decision_id=decision.decision_id, urgency=Urgency.PREEMPT)
 
     def _absorb(self, update: AudienceUpdate) -> None:
         """Log the audience's records and hand each closed exposure's reward to the policy that caused it."""

@@ -106,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     snapshot_path = Path(config.decision.snapshot_path)
     policy = restore_policy(
-        build_policy(config.decision.policy, items=pool.items, config=config.decision), snapshot_path
+        build_policy(config.decision.policy, items=pool.rotation, config=config.decision), snapshot_path
     )
     decider = Decider(
         policy,
-        pool.items,
+        pool.rotation,
         timezone=config.screen.timezone,
         fallback_item=config.decision.fallback_item,
         rules=config.rules,

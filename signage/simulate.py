@@ -188,11 +188,11 @@ def simulate(
     elif policy == "oracle":
         chosen = OraclePolicy(store=store_sim)
     else:
-        chosen = build_policy(policy, items=pool.items, config=config.decision, seed=sim_config.seed)
+        chosen = build_policy(policy, items=pool.rotation, config=config.decision, seed=sim_config.seed)
     timed = _Timed(chosen, clock)
     decider = Decider(
         timed,
-        pool.items,
+        pool.rotation,
         timezone=config.screen.timezone,
         fallback_item=config.decision.fallback_item,
         rules=config.rules,

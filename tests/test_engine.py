@@ -46,7 +46,11 @@ def run_engine(
     clock = SimClock(start_utc=START)
     source = VirtualStore(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
     decider = Decider(
-        RoundRobinPolicy(order=pool.ids), pool.items, timezone="Europe/Berlin", fallback_item=None, rules=config.rules
+        RoundRobinPolicy(order=[i.item_id for i in pool.rotation]),
+        pool.rotation,
+        timezone="Europe/Berlin",
+        fallback_item=None,
+        rules=config.rules,
     )
     store = StoreWriter(config.store, path=db).start()
     screen: GaplessPlayer | InstantScreen = InstantScreen()
@@ -123,7 +127,8 @@ def test_decisions_are_logged_with_propensity_and_respect_restrictions(
     _, _, db = hour
     restricted = {"wine-tasting", "credit-card"}
     for context, eligible, item, propensity, policy, reason in rows(
-        db, "SELECT context, eligible, item_id, propensity, policy, reason FROM decisions"
+        db,
+        "SELECT context, eligible, item_id, propensity, policy, reason FROM decisions WHERE trigger != 'interactive'",
     ):
         ctx, allowed = json.loads(str(context)), json.loads(str(eligible))
         assert item in allowed and 0 < float(propensity) <= 1 and policy == "round_robin" and reason  # type: ignore[arg-type]
@@ -240,3 +245,20 @@ def test_reidentification_keys_never_reach_the_database(hour: tuple[RunSummary, 
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert "person-" not in dump and "unmatched-" not in dump
+
+
+def test_a_reader_opens_the_detail_page(hour: tuple[RunSummary, SimTruth, Path], pool: ContentPool) -> None:
+    """Simulated readers open an item's detail page: a rule, logged with propensity 1; the policy never picks a
+    detail page on its own, and the page follows the item that was being read."""
+    _, _, db = hour
+    details = {item.item_id: item.detail_id for item in pool.items if item.detail_id}
+    interactive = rows(
+        db, "SELECT id, item_id, propensity, policy, arm, t_mono FROM decisions WHERE trigger = 'interactive'"
+    )
+    assert interactive, "the hour should contain readers of items with detail pages"
+    for _, item_id, propensity, policy, arm, t in interactive:
+        assert item_id in details.values() and propensity == 1.0 and policy == "interactive" and arm == "rule"
+        (read,) = rows(db, f"SELECT item_id FROM plays WHERE started_mono < {t} ORDER BY started_mono DESC LIMIT 1")
+        assert details.get(str(read[0])) == item_id
+    chosen = {r[0] for r in rows(db, "SELECT item_id FROM decisions WHERE trigger != 'interactive'")}
+    assert not chosen & set(details.values())
