@@ -263,6 +263,7 @@ def _start_utc(config: Config) -> datetime:
 def _demo(args: argparse.Namespace) -> int:
     from signage.clock import SimClock
     from signage.content import PoolError, load_pool
+    from signage.content_watch import PoolWatcher
     from signage.decision import Decider
     from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
@@ -303,7 +304,16 @@ def _demo(args: argparse.Namespace) -> int:
     player = GaplessPlayer(config.player, headless=headless)
     for item in pool.items:  # load everything now, so a switch costs one frame
         player.preload(item)
-    engine = Engine(config, source=source, pool=pool, decider=decider, store=store, clock=clock, screen=player)
+    engine = Engine(
+        config,
+        source=source,
+        pool=pool,
+        decider=decider,
+        store=store,
+        clock=clock,
+        screen=player,
+        pool_watcher=PoolWatcher(Path(config.content.pool)),
+    )
 
     def local_time(p: Progress) -> str:
         return p.t_utc.astimezone(zone).strftime("%H:%M:%S")

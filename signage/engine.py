@@ -10,6 +10,7 @@ first frame without it (for a cut, the frame where the next item appeared), so t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from signage.audience import AudienceStage, AudienceUpdate
 from signage.clock import Clock, SimClock
 from signage.config import Config, config_digest
 from signage.content import ContentPool
+from signage.content_watch import PoolUpdate, PoolWatcher
 from signage.decision import Decider, build_context
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
@@ -42,6 +44,8 @@ from signage.records import (
 )
 from signage.store import StoreHealth, StoreWriter
 from signage.types import AudienceSnapshot, ContentItem, Context, Observation
+
+log = logging.getLogger("signage.engine")
 
 HEARTBEAT_S = 10.0  # how often the session row records that the engine is alive (crash recovery closes there)
 
@@ -122,6 +126,7 @@ class Engine:
         mode: str = "demo",
         model_versions: str = "sim-1",
         snapshots: SnapshotSaver | None = None,
+        pool_watcher: PoolWatcher | None = None,
     ) -> None:
         self._config = config
         self._source = source
@@ -131,6 +136,8 @@ class Engine:
         self._clock = clock
         self._screen = screen
         self._snapshots = snapshots  # where the learned state is saved now and then, and at the end
+        self._pool_watcher = pool_watcher  # the content pool reloaded when its files change
+        self._open_items: dict[str, ContentItem] = {}  # decision id → item on screen (even if since removed)
         self.session_id = new_id()
         self._audience = AudienceStage(config.audience, session_id=self.session_id, model_versions=model_versions)
         self._session = SessionRecord(
@@ -182,6 +189,10 @@ class Engine:
             self._decide(t, utc, trigger="restricted_preempt", urgency=Urgency.IMMEDIATE)
         if self._snapshots is not None:
             self._snapshots.maybe_save(self._decider.policy, t_mono=t)
+        if self._pool_watcher is not None:
+            update = self._pool_watcher.poll(time.monotonic())  # real time: files change in real time
+            if update is not None:
+                self._apply_pool(update)
         if t >= self._next_heartbeat:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
@@ -199,10 +210,21 @@ class Engine:
         restricted = self._decider.rules.is_restricted
         if any(q.urgency is Urgency.IMMEDIATE and not restricted(q.item) for q in self._queued.values()):
             return False  # a safe cut is already on its way
-        on_screen = [self._pool.item(p.item_id) for p in self._open_plays.values()]
+        on_screen = list(self._open_items.values())
         queued = [q.item for q in self._queued.values()]
         # Cut what is on screen, and replace a queued restricted item before it appears.
         return any(restricted(item) for item in on_screen + queued)
+
+    def _apply_pool(self, update: PoolUpdate) -> None:
+        """Hot reload: decide from the new pool from now on; what is on screen plays out. A pool the rules reject
+        (e.g. the fallback item removed) is not taken, and says why."""
+        try:
+            self._decider.set_items(update.pool.rotation)
+        except ValueError as exc:  # RulesError is a ValueError
+            log.error("content: the reloaded pool is not used: %s", exc)
+            return
+        self._pool = update.pool
+        log.info("content: pool reloaded (%d items, %d quarantined)", len(update.pool), len(update.quarantined))
 
     def _allowed(self, item: ContentItem) -> bool:
         """Whether a detail page may open now: the restricted rule holds for interactive content too."""
@@ -318,6 +340,9 @@ class Engine:
             )
             self._store.write(play)
             self._open_plays[event.decision_id] = play
+            self._open_items[event.decision_id] = queued.item
+            if event.fallback_reason and self._pool_watcher is not None:
+                self._pool_watcher.quarantine(event.item_id, event.fallback_reason)
             self._play, self._play_item = play, queued.item
             self._play_ends_mono = event.t_mono + queued.item.duration_s
             self._plays += 1
@@ -342,6 +367,7 @@ class Engine:
 
     def _end_play(self, decision_id: str, t: float, *, last_frame: int | None = None) -> None:
         play = self._open_plays.pop(decision_id, None)
+        self._open_items.pop(decision_id, None)
         if play is None:
             return
         t = max(t, play.started_mono)

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from signage.clock import SystemClock
     from signage.config import ConfigError, load_config
     from signage.content import PoolError, load_pool
+    from signage.content_watch import PoolWatcher
     from signage.decision import Decider
     from signage.decision.persistence import SnapshotSaver, restore_policy
     from signage.decision.policies import build_policy
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             mode="run",
             model_versions=",".join(pipeline.model_versions),
             snapshots=SnapshotSaver(path=snapshot_path, every_s=config.decision.snapshot_interval_min * 60),
+            pool_watcher=PoolWatcher(Path(config.content.pool)),
         )
         running = engine
 

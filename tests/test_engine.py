@@ -262,3 +262,61 @@ def test_a_reader_opens_the_detail_page(hour: tuple[RunSummary, SimTruth, Path],
         assert details.get(str(read[0])) == item_id
     chosen = {r[0] for r in rows(db, "SELECT item_id FROM decisions WHERE trigger != 'interactive'")}
     assert not chosen & set(details.values())
+
+
+def test_the_pool_reloads_while_the_engine_runs(tmp_path: Path) -> None:
+    """An operator removes an item from pool.toml: the engine stops choosing it without a restart; a broken
+    manifest afterwards is rejected and the last good pool keeps playing."""
+    import shutil
+
+    from signage.content_watch import PoolWatcher
+
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    manifest = content / "pool.toml"
+    pool = load_pool(manifest)
+    config = Config()
+    clock = SimClock(start_utc=START)
+    source = VirtualStore(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
+    decider = Decider(
+        RoundRobinPolicy(order=[i.item_id for i in pool.rotation]),
+        pool.rotation,
+        timezone="Europe/Berlin",
+        fallback_item=None,
+        rules=config.rules,
+    )
+    store = StoreWriter(config.store, path=tmp_path / "reload.db").start()
+    watcher = PoolWatcher(manifest, interval_s=0.0)
+    engine = Engine(
+        config,
+        source=source,
+        pool=pool,
+        decider=decider,
+        store=store,
+        clock=clock,
+        screen=InstantScreen(),
+        pool_watcher=watcher,
+    )
+
+    def run(seconds: float) -> None:
+        for _ in range(round(seconds / config.sim.tick_s)):
+            engine.tick()
+            engine.present()
+            clock.advance(config.sim.tick_s)
+
+    run(120)
+    changed_at = clock.monotonic()
+    blocks = manifest.read_text().split("[[item]]")
+    manifest.write_text("[[item]]".join(b for b in blocks if 'id = "bakery"' not in b))
+    run(240)
+    broken_at = clock.monotonic()
+    manifest.write_text("[[item]]\nid = \n")
+    run(120)
+    engine.finish()
+    store.close()
+    db = tmp_path / "reload.db"
+    before = rows(db, f"SELECT COUNT(*) FROM decisions WHERE item_id = 'bakery' AND t_mono < {changed_at}")[0][0]
+    after = rows(db, f"SELECT COUNT(*) FROM decisions WHERE item_id = 'bakery' AND t_mono > {changed_at + 1}")[0][0]
+    assert before > 0 and after == 0
+    assert rows(db, f"SELECT COUNT(*) FROM decisions WHERE t_mono > {broken_at + 1}")[0][0] > 5
+    assert watcher.pool.ids == tuple(i for i in pool.ids if i != "bakery")

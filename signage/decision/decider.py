@@ -128,6 +128,22 @@ class Decider:
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
 
     # -- what operators change without a restart -----------------------------------------------------------------
+    def set_items(self, items: Sequence[ContentItem]) -> None:
+        """A new content pool (hot reload): the rules are compiled against it first; on an error nothing changes."""
+        if not items:
+            raise ValueError("the content pool is empty: nothing to show")
+        previous = self._items
+        self._items = tuple(items)
+        if self._fallback_id is not None and self._fallback_id not in {item.item_id for item in self._items}:
+            self._items = previous
+            raise ValueError(f"decision.fallback_item {self._fallback_id!r} is not in the new content pool")
+        try:
+            self.set_rules(self._rules_config)
+        except Exception:
+            self._items = previous
+            raise
+        self._playlist = Playlist(order=[item.item_id for item in self._items])
+
     def set_rules(self, rules: RulesConfig) -> None:
         """Apply new rules (validated against the pool first: on an error the old rules stay)."""
         compiled = RuleSet.compile(rules, self._items, timezone=self._timezone, fallback_item=self._fallback_id)
@@ -143,6 +159,7 @@ class Decider:
             ]
             fallback = (safe or list(self._items))[0]
         self._rules = compiled
+        self._rules_config = rules
         self._fallback = fallback
         if self._memory is None or self._memory.ttl != compiled.no_repeat_window:
             self._memory = ViewerMemory(ttl=compiled.no_repeat_window)
