@@ -292,13 +292,8 @@ def _demo(args: argparse.Namespace) -> int:
     clock = SimClock(start_utc=_start_utc(config))
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
-    decider = Decider(
-        build_policy(config.decision.policy, items=pool.rotation, config=config.decision),
-        pool.rotation,
-        timezone=config.screen.timezone,
-        fallback_item=config.decision.fallback_item,
-        rules=config.rules,
-        seed=config.sim.seed,
+    decider = Decider.from_config(
+        build_policy(config.decision.policy, items=pool.rotation, config=config.decision), pool.rotation, config
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)

@@ -109,14 +109,7 @@ def run(args: argparse.Namespace) -> int:
     policy = restore_policy(
         build_policy(config.decision.policy, items=pool.rotation, config=config.decision), snapshot_path
     )
-    decider = Decider(
-        policy,
-        pool.rotation,
-        timezone=config.screen.timezone,
-        fallback_item=config.decision.fallback_item,
-        rules=config.rules,
-        seed=config.decision.learner_seed,
-    )
+    decider = Decider.from_config(policy, pool.rotation, config)
     source = LiveSource(
         camera=open_camera(config.capture),
         analyzer=pipeline,

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
+from signage.config import Config
 from signage.config.rules import RulesConfig
 from signage.decision.context import WearMemory, build_context, viewer_key
 from signage.decision.history import DeliveryHistory, ViewerMemory
@@ -126,6 +127,18 @@ class Decider:
         self._memory: ViewerMemory | None = None
         self._wear = WearMemory(ttl=wear_memory)  # what returning viewers watched, for the learner's context
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
+
+    @classmethod
+    def from_config(cls, policy: Policy, items: Sequence[ContentItem], config: Config) -> Decider:
+        """The decider the engine runs: the store's time zone, the fallback item and the operator rules."""
+        return cls(
+            policy,
+            items,
+            timezone=config.screen.timezone,
+            fallback_item=config.decision.fallback_item,
+            rules=config.rules,
+            seed=config.decision.learner_seed,
+        )
 
     # -- what operators change without a restart -----------------------------------------------------------------
     def set_items(self, items: Sequence[ContentItem]) -> None:
