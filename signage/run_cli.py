@@ -167,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
             live = source.stats()
             perception_fps = 1000.0 / live.perception_ms_mean if live.perception_ms_mean > 0 else 0.0
             return [
-                f"{local_time(p)}  showing {p.showing}  camera {live.camera_state}  perception {perception_fps:.0f} fps",
+                f"{local_time(p)}  showing {p.showing}",
+                f"camera {live.camera_state}  perception {perception_fps:.0f} fps",
                 f"present {p.viewers_present}  passers-by {p.passers_by}  watchers {p.watchers}",
                 f"plays {p.plays}  store {'ok' if p.store.ok else 'ERROR'}",
             ]
