@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
 import pygame
 
@@ -65,3 +66,19 @@ def wrap(text: str, font: pygame.font.Font, max_width: int) -> list[str]:
     if current:
         lines.append(current)
     return lines or [text]
+
+
+OVERLAY_BG = (0, 0, 0, 200)
+
+
+def draw_overlay(screen: pygame.Surface, font: pygame.font.Font, lines: Sequence[str]) -> None:
+    """The operator overlay: light lines on a dark, translucent box in the bottom-left corner."""
+    rendered = [font.render(line, True, (240, 240, 240)) for line in lines]
+    pad = max(4, font.get_linesize() // 3)
+    box_w = max(text.get_width() for text in rendered) + 2 * pad
+    box_h = font.get_linesize() * len(rendered) + 2 * pad
+    box = pygame.Surface((box_w, box_h), pygame.SRCALPHA)
+    box.fill(OVERLAY_BG)
+    for index, text in enumerate(rendered):
+        box.blit(text, (pad, pad + index * font.get_linesize()))
+    screen.blit(box, (pad, screen.get_height() - box_h - pad))

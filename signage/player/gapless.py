@@ -43,7 +43,7 @@ import numpy as np
 import pygame
 
 from signage.config.player import PlayerConfig
-from signage.player.cards import FontCache, render_card
+from signage.player.cards import FontCache, draw_overlay, render_card
 from signage.player.decoder import DisplayLayout, VideoStream
 from signage.player.events import (
     FrameReport,
@@ -63,7 +63,6 @@ __all__ = ["GaplessPlayer", "NowShowing"]
 
 log = logging.getLogger("signage.player")
 
-_OVERLAY_BG = (0, 0, 0, 200)
 _QUIT_KEYS = frozenset({pygame.K_ESCAPE, pygame.K_q})
 _OVERLAY_KEY = pygame.K_o
 _PREPARED_VIDEOS_MAX = 4  # preloaded video playbacks waiting for their show(); each holds an open decoder
@@ -482,15 +481,7 @@ class GaplessPlayer:
 
     def _draw_overlay(self, lines: Sequence[str]) -> None:
         font = self._fonts.get(max(14, self._config.height // 30))
-        rendered = [font.render(line, True, (240, 240, 240)) for line in lines]
-        pad = max(4, font.get_linesize() // 3)
-        box_w = max(text.get_width() for text in rendered) + 2 * pad
-        box_h = font.get_linesize() * len(rendered) + 2 * pad
-        box = pygame.Surface((box_w, box_h), pygame.SRCALPHA)
-        box.fill(_OVERLAY_BG)
-        for index, text in enumerate(rendered):
-            box.blit(text, (pad, pad + index * font.get_linesize()))
-        self._screen.blit(box, (pad, self._config.height - box_h - pad))
+        draw_overlay(self._screen, font, lines)
 
     def _pump_events(self) -> bool:
         quit_requested = False

@@ -18,7 +18,7 @@ from types import TracebackType
 import pygame
 
 from signage.config.player import PlayerConfig
-from signage.player.cards import FontCache, render_card
+from signage.player.cards import FontCache, draw_overlay, render_card
 from signage.player.fitting import LETTERBOX_COLOR, FitMode
 from signage.player.media import MediaError, VideoPlayback
 from signage.types import ContentItem, ContentKind
@@ -27,7 +27,6 @@ __all__ = ["LETTERBOX_COLOR", "PygamePlayer"]
 
 log = logging.getLogger("signage.player")
 
-_OVERLAY_BG = (0, 0, 0, 200)
 _QUIT_KEYS = frozenset({pygame.K_ESCAPE, pygame.K_q})
 
 
@@ -154,15 +153,7 @@ class PygamePlayer:
 
     def _draw_overlay(self, lines: Sequence[str]) -> None:
         font = self._font(max(14, self._config.height // 30))
-        rendered = [font.render(line, True, (240, 240, 240)) for line in lines]
-        pad = max(4, font.get_linesize() // 3)
-        box_w = max(text.get_width() for text in rendered) + 2 * pad
-        box_h = font.get_linesize() * len(rendered) + 2 * pad
-        box = pygame.Surface((box_w, box_h), pygame.SRCALPHA)
-        box.fill(_OVERLAY_BG)
-        for index, text in enumerate(rendered):
-            box.blit(text, (pad, pad + index * font.get_linesize()))
-        self._screen.blit(box, (pad, self._config.height - box_h - pad))
+        draw_overlay(self._screen, font, lines)
 
     def _font(self, size: int) -> pygame.font.Font:
         return self._fonts.get(size)
