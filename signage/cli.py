@@ -16,6 +16,7 @@ from types import FrameType
 
 from signage import __version__
 from signage.config import Config, ConfigError, load_config
+from signage.content import ContentPool
 from signage.content_cli import add_content_commands, run_content
 
 log = logging.getLogger("signage")
@@ -167,7 +168,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from signage.content import PoolError, load_pool
     from signage.simulate import SIMULATION_POLICIES, format_result, simulate
 
     if args.policy not in SIMULATION_POLICIES:
@@ -179,12 +179,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.days <= 0:
         print("signage simulate: --days must be > 0", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        config = load_config(args.config)
-        pool = load_pool(Path(config.content.pool))
-    except (ConfigError, PoolError) as exc:
-        print(exc, file=sys.stderr)
+    loaded = load_config_and_pool(args.config)
+    if loaded is None:
         return EXIT_USAGE
+    config, pool = loaded
     result = simulate(config, pool, policy=args.policy, days=args.days, seed=args.seed, db_path=args.db)
     print(json.dumps(result.to_json(), indent=2) if args.json else format_result(result))
     return EXIT_OK
@@ -243,6 +241,18 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_config_and_pool(path: Path | None) -> tuple[Config, ContentPool] | None:
+    """The config and its content pool, or None after printing every problem (the command then exits 2)."""
+    from signage.content import PoolError, load_pool
+
+    try:
+        config = load_config(path)
+        return config, load_pool(Path(config.content.pool))
+    except (ConfigError, PoolError) as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def _has_display() -> bool:
     if os.environ.get("SDL_VIDEODRIVER") in {"dummy", "offscreen"}:
         return False
@@ -262,7 +272,6 @@ def _start_utc(config: Config) -> datetime:
 
 def _demo(args: argparse.Namespace) -> int:
     from signage.clock import SimClock
-    from signage.content import PoolError, load_pool
     from signage.content_watch import PoolWatcher
     from signage.decision import Decider
     from signage.decision.policies import build_policy
@@ -275,12 +284,10 @@ def _demo(args: argparse.Namespace) -> int:
     if args.minutes <= 0 or args.speed < 0:
         print("signage demo: --minutes must be > 0 and --speed >= 0", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        config = load_config(args.config)
-        pool = load_pool(Path(config.content.pool))
-    except (ConfigError, PoolError) as exc:
-        print(exc, file=sys.stderr)
+    loaded = load_config_and_pool(args.config)
+    if loaded is None:
         return EXIT_USAGE
+    config, pool = loaded
     if args.seed is not None:
         config = config.model_copy(update={"sim": config.sim.model_copy(update={"seed": args.seed})})
     headless = args.headless

@@ -48,10 +48,8 @@ def add_run_command(
 
 def run(args: argparse.Namespace) -> int:
     from signage.capture import open_camera
-    from signage.cli import _has_display
+    from signage.cli import _has_display, load_config_and_pool
     from signage.clock import SystemClock
-    from signage.config import ConfigError, load_config
-    from signage.content import PoolError, load_pool
     from signage.content_watch import PoolWatcher
     from signage.decision import Decider
     from signage.decision.persistence import SnapshotSaver, restore_policy
@@ -71,12 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.minutes is not None and args.minutes <= 0:
         print("signage run: --minutes must be > 0", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        config = load_config(args.config)
-        pool = load_pool(Path(config.content.pool))
-    except (ConfigError, PoolError) as exc:
-        print(exc, file=sys.stderr)
+    loaded = load_config_and_pool(args.config)
+    if loaded is None:
         return EXIT_USAGE
+    config, pool = loaded
     if args.source is not None:
         config = config.model_copy(update={"capture": config.capture.model_copy(update={"source": args.source})})
     try:
