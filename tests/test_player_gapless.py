@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from signage.player import (
     Transition,
     Urgency,
 )
+from signage.player.pacing import FrameRateMeter
 from signage.player.state import IllegalMoveError, Move, PlayerStateMachine
 from signage.types import ContentItem, ContentKind
 
@@ -384,3 +386,25 @@ def test_closed_player_refuses_to_show(tmp_path: Path) -> None:
     assert player.close() == ()
     with pytest.raises(RuntimeError, match="closed"):
         player.show(solid_items(tmp_path)[0], decision_id="a")
+
+
+def test_player_reports_the_rate_it_really_presents(player: GaplessPlayer, tmp_path: Path) -> None:
+    item = solid_items(tmp_path)[0]
+    player.show(item, decision_id="a")
+    assert player.presented_fps == 0.0, "no rate before two frames"
+    for index in range(6):
+        player.present(index * DT, ["item a"])
+        time.sleep(0.02)
+    assert 10.0 < player.presented_fps < 60.0, "six frames about 20 ms apart present at roughly 40-50 fps"
+
+
+def test_frame_rate_meter_counts_only_its_window() -> None:
+    meter = FrameRateMeter(window_s=1.0)
+    for index in range(31):
+        meter.tick(index / 30)
+    assert meter.fps == pytest.approx(30.0)
+    for index in range(1, 11):
+        meter.tick(1.0 + index / 10)  # the rate falls to 10 fps; older stamps leave the window
+    assert meter.fps == pytest.approx(10.0, rel=0.05)
+    with pytest.raises(ValueError):
+        FrameRateMeter(window_s=0)

@@ -56,6 +56,7 @@ from signage.player.events import (
 )
 from signage.player.fitting import LETTERBOX_COLOR, FitMode, RGBArray
 from signage.player.media import MediaError, load_still
+from signage.player.pacing import FrameRateMeter
 from signage.player.state import Move, PlayerStateMachine
 from signage.types import ContentItem, ContentKind
 
@@ -153,6 +154,7 @@ class GaplessPlayer:
         self._frames = 0
         self._last_t = 0.0
         self._overlay_on = config.overlay
+        self._rate = FrameRateMeter()
         pygame.display.init()
         pygame.font.init()
         flags = pygame.FULLSCREEN if config.fullscreen and not headless else 0
@@ -169,6 +171,11 @@ class GaplessPlayer:
     @property
     def size(self) -> tuple[int, int]:
         return (self._config.width, self._config.height)
+
+    @property
+    def presented_fps(self) -> float:
+        """Frames really presented per second (wall time) over the last couple of seconds."""
+        return self._rate.fps
 
     @property
     def state(self) -> PlayerState:
@@ -248,8 +255,9 @@ class GaplessPlayer:
             changes.append(self._machine.move(Move.COMPLETE_TRANSITION, frame=frame, t_mono=now))
         self._draw(now)
         if self._overlay_on and overlay_lines:
-            self._draw_overlay(overlay_lines)
+            self._draw_overlay([*overlay_lines, f"player {self._rate.fps:.1f} fps"])
         pygame.display.flip()
+        self._rate.tick(time.perf_counter())
         self._frames += 1
         self._last_t = now
         self._convert_one_loaded_still()
