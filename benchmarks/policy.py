@@ -1,24 +1,39 @@
-"""Every policy on the same simulated arrival streams and seeds: attention, hold and notice rates, % of the oracle.
+"""Every policy on the same simulated arrival streams and seeds, per scenario: attention, hold and notice rates,
+ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracle, select+learn time.
 
-    python benchmarks/policy.py [--days 30] [--seeds 7 8] [--jobs 2] [--tick-s 0.2] [--ceiling-days 3]
-                                [--window-h 3] [--policies round_robin contextual ...]
+    python benchmarks/policy.py [--days 30] [--seeds 7 8 9] [--scenarios 12 30w] [--items N] [--jobs 2]
+                                [--tick-s 0.2] [--ceiling-days 3] [--window-h 3] [--policies linucb contextual ...]
+
+Scenarios (synthetic pools of text items over 12 categories with the keywords both the simulator's tastes and the
+demographic table know; every third item moves; no restricted categories):
+- `12`: "12 items", the default store (20% of arrivals are returning groups).
+- `30w`: "30 items + novelty wear-off (returning viewers)": half of the arrivals are returning groups, who have
+  watched (and worn out) items before; re-identification gives them anonymous person keys.
+`--items N` replaces the item count of every chosen scenario (for quick checks).
 
 For each seed the virtual store brings the same shoppers along the same paths whatever is shown (its population
 random stream does not depend on behaviour), so policies are compared on paired streams. The oracle sees the hidden
-appeal of each item to each shopper in view (`signage.simulate.OraclePolicy`).
+appeal of each item to each shopper in view (tastes, personal likes, drift and worn-off novelty; see
+`signage.simulate.OraclePolicy`). `linucb` is the anchor: disjoint LinUCB over plain context features, in numpy
+(`signage.decision.policies.linucb`; river's LinUCBDisjoint is the same algorithm, documented by river as too slow
+for practice).
 
-Printed per policy (means over seeds): hold rate, notice rate, attention seconds per passer-by, its ratio to
-round-robin's, % of the oracle's attention per passer-by, the decisions (and rewards learned) until a trailing
-window (`--window-h`, default 3 simulated hours) of attention first reaches 70% / 80% / 90% of the oracle's over the
-same hours, and select+learn time. A separate micro-benchmark times select + learn alone with 50 items (no engine
-threads competing for the GIL).
+Printed per scenario and policy (means over seeds): hold rate, notice rate, attention seconds per passer-by, its
+ratio to round-robin's, hold rate over round-robin's, % of the oracle's attention per passer-by, the decisions until
+a trailing window (`--window-h`, default 3 simulated hours) of attention first reaches 70% / 80% / 90% of the
+oracle's over the same hours (worst seed; `rew->70%`: the rewards learned by then; only windows with at least half
+the oracle's mean attention count, so with days starting at midnight the first possible one ends after about 4,600
+mostly empty-aisle decisions), and select+learn p50/p99 in µs from a micro-benchmark with 50 items (medians of 3
+runs; no engine threads competing for the GIL). river's LinUCBDisjoint took p50 1.0 ms, p99 34 ms per select+learn
+with 50 arms and 20 features on the same (shared) machine, this numpy one p50 56 µs.
 
-`ceiling` is the context ceiling: the contextual learner's own model (the same context × item features) fitted
-offline by ridge regression on `--ceiling-days` of uniformly random logs from another seed of the same store
-(seed + 1000), then frozen and run near-greedily. What it misses of the oracle is what the features cannot know.
+`ceiling` is the context ceiling: the contextual learner's own model (the same context × item features, memory
+features included) fitted offline by ridge regression on `--ceiling-days` of uniformly random logs from another seed
+of the same store (seed + 1000), then frozen and run near-greedily. What it misses of the oracle is what the features
+cannot know.
 
-Writes benchmarks/results/policy.json and the regret plot benchmarks/results/policy_regret.svg: cumulative attention
-seconds behind the oracle, per simulated hour, mean over seeds.
+Writes benchmarks/results/policy.json and one regret plot per scenario, benchmarks/results/policy_regret_<key>.svg:
+cumulative attention seconds behind the oracle, per simulated hour, mean over seeds.
 """
 
 from __future__ import annotations
@@ -30,6 +45,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,10 +53,10 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from signage.config import load_config
-from signage.content import load_pool
-from signage.decision.policies import POLICY_NAMES, ContextualPolicy, RandomPolicy, build_policy
-from signage.decision.policies.features import context_features, item_context_features, item_features
+from signage.config import Config, load_config
+from signage.content import ContentPool
+from signage.decision.policies import ContextualPolicy, RandomPolicy, build_policy
+from signage.decision.policies.features import context_features, item_features
 from signage.decision.policy import Policy
 from signage.sim import VirtualStore
 from signage.simulate import SimulationResult, simulate
@@ -49,9 +65,69 @@ from signage.types import ContentItem, ContentKind, Context, Decision
 RESULTS = Path(__file__).parent / "results"
 HOUR_S = 3600.0
 
-
 CEILING = "ceiling"
+ANCHOR = "linucb"
 CEILING_SEED_OFFSET = 1000
+DEFAULT_POLICIES = ("round_robin", "random", "demographic", ANCHOR, "contextual", CEILING)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    items: int
+    returning_share: float
+
+
+SCENARIOS = {
+    "12": Scenario("12", "12 items", 12, 0.2),
+    "30w": Scenario("30w", "30 items + novelty wear-off (returning viewers)", 30, 0.5),
+}
+
+# Categories and tags in words the simulator's taste rules and the demographic table both know.
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("toys", ("kids", "fun", "cartoon", "lego", "family")),
+    ("food", ("snack", "pizza", "lunch", "deli", "family")),
+    ("coffee", ("coffee", "espresso", "cafe", "morning", "warm")),
+    ("sports", ("running", "fitness", "outdoor", "gym", "discount")),
+    ("fashion", ("clothing", "shoe", "apparel", "style", "sale")),
+    ("beauty", ("cosmetic", "care", "beauty", "skin", "discount")),
+    ("electronics", ("tech", "phone", "gaming", "gadget", "new")),
+    ("finance", ("bank", "credit", "loan", "insurance", "premium")),
+    ("health", ("pharma", "vitamin", "wellness", "medic", "info")),
+    ("home", ("garden", "furniture", "kitchen", "diy", "family")),
+    ("travel", ("holiday", "flight", "vacation", "premium", "sale")),
+    ("store", ("app", "loyalty", "points", "info", "hours")),
+)
+
+
+def scenario_items(count: int) -> tuple[ContentItem, ...]:
+    """`count` text items cycling through the categories, three tags each (varied per round), every third moving."""
+    items = []
+    for i in range(count):
+        category, tags = CATEGORIES[i % len(CATEGORIES)]
+        round_ = i // len(CATEGORIES)
+        chosen = tuple(tags[(round_ + k) % len(tags)] for k in range(3))
+        items.append(
+            ContentItem(
+                f"{category}-{round_ + 1}",
+                "",
+                ContentKind.TEXT,
+                8.0,
+                f"adv-{i % 7}",
+                category,
+                tags=chosen,
+                motion=i % 3 == 0,
+                title=f"{category} {round_ + 1}",
+            )
+        )
+    return tuple(items)
+
+
+def scenario_config(scenario: Scenario) -> Config:
+    config = load_config(None)
+    sim = config.sim.model_copy(update={"returning_share": scenario.returning_share})
+    return config.model_copy(update={"sim": sim})
 
 
 class _Recorder:
@@ -90,10 +166,11 @@ def fit_ceiling(
     learner's bilinear model: score = xᵀ W z), solved in closed form, frozen into a near-greedy policy."""
     frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0)
     fixed = {item.item_id: item_features(item) for item in items}
+    frozen._items.update(fixed)  # the item catalogue, so memory features (category / tag seen) are the learner's
     rows_x, rows_z, targets = [], [], []
     for context, item_id, reward in logs:
         named_x = context_features(context)
-        named_z = fixed.get(item_id, {"bias": 1.0, f"id:{item_id}": 1.0}) | item_context_features(context, item_id)
+        named_z = frozen.item_named(context, item_id)
         frozen._context_vocabulary.add(named_x)
         frozen._item_vocabulary.add(named_z)
         rows_x.append(named_x)
@@ -117,9 +194,11 @@ def fit_ceiling(
     return frozen
 
 
-def run_one(policy: str, seed: int, days: float, tick_s: float | None, ceiling_days: float = 3.0) -> SimulationResult:
-    config = load_config(None)
-    pool = load_pool(Path(config.content.pool))
+def run_one(
+    scenario: Scenario, policy: str, seed: int, days: float, tick_s: float | None, ceiling_days: float = 3.0
+) -> SimulationResult:
+    config = scenario_config(scenario)
+    pool = ContentPool(base_dir=Path(), items=scenario_items(scenario.items))
     if policy != CEILING:
         return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s)
     recorder = _Recorder(seed=seed + CEILING_SEED_OFFSET)
@@ -164,19 +243,29 @@ def until_share(
     result: SimulationResult, oracle: SimulationResult, share: float, *, window_h: int = 3
 ) -> tuple[int, int] | None:
     """(decisions, rewards learned) when a trailing `window_h` hours of attention first reached `share` of the
-    oracle's over the same hours (same arrivals: the streams are paired)."""
+    oracle's over the same hours (same arrivals: the streams are paired). Only windows with at least half the
+    oracle's mean window attention count: a quiet night hour with two passers-by says nothing."""
     hours = int(result.days * 24)
     mine, decisions, learned = hourly(result, hours)
     best, _, _ = hourly(oracle, hours)
-    for h in range(window_h - 1, hours):
-        window = slice(h - window_h + 1, h + 1)
-        if sum(best[window]) > 0 and sum(mine[window]) >= share * sum(best[window]):
+    windows = [slice(h - window_h + 1, h + 1) for h in range(window_h - 1, hours)]
+    if not windows:
+        return None
+    busy = 0.5 * statistics.fmean(sum(best[w]) for w in windows)
+    for h, window in zip(range(window_h - 1, hours), windows, strict=True):
+        if sum(best[window]) >= busy and sum(mine[window]) >= share * sum(best[window]):
             return decisions[h], learned[h]
     return None
 
 
-def micro(policy_name: str, *, items: int = 50, steps: int = 3000) -> dict[str, float]:
-    """select + learn alone with `items` eligible items: p50 and p99 in microseconds."""
+def micro(policy_name: str, *, items: int = 50, steps: int = 3000, repeats: int = 3) -> dict[str, float]:
+    """select + learn alone with `items` eligible items: p50 and p99 in microseconds, medians of `repeats` runs
+    (the machine may be shared: one run's p99 can be another process's time slice)."""
+    runs = [_micro_once(policy_name, items=items, steps=steps) for _ in range(repeats)]
+    return {key: statistics.median(run[key] for run in runs) for key in ("p50_us", "p99_us")}
+
+
+def _micro_once(policy_name: str, *, items: int, steps: int) -> dict[str, float]:
     pool = tuple(
         ContentItem(
             f"item-{i}",
@@ -197,6 +286,7 @@ def micro(policy_name: str, *, items: int = 50, steps: int = 3000) -> dict[str, 
     for step in range(steps):
         child = rng.random()
         features = {"age_child": child, "age_adult": 1 - child, "gender_female": rng.random(), "group_max": 2.0}
+        features |= {f"item:item-{(step + k) % items}:seen": 0.5 for k in range(3)}  # returning viewers present
         ctx = Context(now, step % 24, step % 7, 2, 1, child > 0.5, step % 5 == 0, True, features)
         start = time.perf_counter()
         decision = policy.select(ctx, pool)
@@ -210,7 +300,11 @@ _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 
 
 def regret_curves(
-    runs: dict[tuple[str, int], SimulationResult], policies: Sequence[str], seeds: Sequence[int], hours: int
+    runs: dict[tuple[str, str, int], SimulationResult],
+    scenario: str,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    hours: int,
 ) -> dict[str, list[float]]:
     """Cumulative reward (attention seconds) behind the oracle at the end of each simulated hour, mean over seeds."""
     curves: dict[str, list[float]] = {}
@@ -219,8 +313,8 @@ def regret_curves(
             continue
         total = [0.0] * hours
         for seed in seeds:
-            mine, _, _ = hourly(runs[(name, seed)], hours)
-            best, _, _ = hourly(runs[("oracle", seed)], hours)
+            mine, _, _ = hourly(runs[(scenario, name, seed)], hours)
+            best, _, _ = hourly(runs[(scenario, "oracle", seed)], hours)
             running = 0.0
             for h in range(hours):
                 running += best[h] - mine[h]
@@ -278,96 +372,137 @@ def write_svg(path: Path, curves: dict[str, list[float]], *, title: str, x_label
     path.write_text("\n".join(parts) + "\n")
 
 
+def fmt(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def summarise(
+    runs: dict[tuple[str, str, int], SimulationResult],
+    scenario: Scenario,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    window_h: int,
+    timings: dict[str, dict[str, float]],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for name in policies:
+        per_seed = [runs[(scenario.key, name, seed)] for seed in seeds]
+        rr = [runs[(scenario.key, "round_robin", seed)] for seed in seeds]
+        oracle = [runs[(scenario.key, "oracle", seed)] for seed in seeds]
+        reach: dict[Any, int | None] = {}
+        for share in (0.7, 0.8, 0.9):
+            hits = [until_share(r, o, share, window_h=window_h) for r, o in zip(per_seed, oracle, strict=True)]
+            reach[share] = None if any(h is None for h in hits) else max(h[0] for h in hits if h)  # worst seed
+            reach[f"{share}_learned"] = None if any(h is None for h in hits) else max(h[1] for h in hits if h)
+        rows.append(
+            {
+                "scenario": scenario.title,
+                "policy": name,
+                "hold_rate": statistics.fmean(r.hold_rate for r in per_seed),
+                "notice_rate": statistics.fmean(r.notice_rate for r in per_seed),
+                "attention_per_viewer_s": statistics.fmean(r.attention_per_viewer_s for r in per_seed),
+                "attention_vs_round_robin": statistics.fmean(
+                    r.attention_per_viewer_s / b.attention_per_viewer_s for r, b in zip(per_seed, rr, strict=True)
+                ),
+                "hold_vs_round_robin": statistics.fmean(
+                    r.hold_rate / b.hold_rate for r, b in zip(per_seed, rr, strict=True)
+                ),
+                "pct_of_oracle": 100
+                * statistics.fmean(
+                    r.attention_per_viewer_s / o.attention_per_viewer_s for r, o in zip(per_seed, oracle, strict=True)
+                ),
+                "pct_of_oracle_per_seed": [
+                    100 * r.attention_per_viewer_s / o.attention_per_viewer_s
+                    for r, o in zip(per_seed, oracle, strict=True)
+                ],
+                "decisions_to_70pct": reach[0.7],
+                "decisions_to_80pct": reach[0.8],
+                "decisions_to_90pct": reach[0.9],
+                "rewards_to_70pct": reach["0.7_learned"],
+                "rewards_to_80pct": reach["0.8_learned"],
+                "rewards_to_90pct": reach["0.9_learned"],
+                "select_learn_p99_in_engine_us": max(r.select_us_p99 + r.learn_us_p99 for r in per_seed),
+                "micro_50_items": timings.get(name),
+                "per_seed": [r.to_json() for r in per_seed],
+            }
+        )
+    return rows
+
+
+def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    header = (
+        f"{'policy':12s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
+        f"{'%oracle':>8s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'rew->70%':>9s} {'s+l p50us':>10s} "
+        f"{'s+l p99us':>10s}"
+    )
+    print(header)
+    for row in rows:
+        m = row["micro_50_items"] or {"p50_us": 0.0, "p99_us": 0.0}
+        print(
+            f"{row['policy']:12s} {row['hold_rate']:6.1%} {row['notice_rate']:7.1%} "
+            f"{row['attention_per_viewer_s']:9.2f} {row['attention_vs_round_robin']:8.2f} "
+            f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {fmt(row['decisions_to_70pct']):>9s} "
+            f"{fmt(row['decisions_to_80pct']):>9s} {fmt(row['decisions_to_90pct']):>9s} "
+            f"{fmt(row['rewards_to_70pct']):>9s} {m['p50_us']:10.0f} {m['p99_us']:10.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=30.0)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 8, 9])
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--items", type=int, default=None, help="item count for every chosen scenario")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--tick-s", type=float, default=None, help="override sim.tick_s (0.2 halves the time)")
-    parser.add_argument("--policies", nargs="+", default=[*POLICY_NAMES, CEILING])
+    parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES))
     parser.add_argument("--ceiling-days", type=float, default=3.0, help="days of random logs the ceiling is fit on")
     parser.add_argument("--window-h", type=int, default=3, help="trailing window (hours) for decisions until x%%")
     args = parser.parse_args()
     policies = [p for p in args.policies if p != "oracle"] + ["oracle"]
     if "round_robin" not in policies:
         policies.insert(0, "round_robin")
+    scenarios = [SCENARIOS[key] for key in args.scenarios]
+    if args.items is not None:
+        scenarios = [
+            Scenario(s.key, f"{s.title} ({args.items} items)", args.items, s.returning_share) for s in scenarios
+        ]
     started = time.perf_counter()
-    runs: dict[tuple[str, int], SimulationResult] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    runs: dict[tuple[str, str, int], SimulationResult] = {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as executor:
         futures = {
-            (name, seed): pool.submit(run_one, name, seed, args.days, args.tick_s, args.ceiling_days)
+            (scenario.key, name, seed): executor.submit(
+                run_one, scenario, name, seed, args.days, args.tick_s, args.ceiling_days
+            )
+            for scenario in scenarios
             for seed in args.seeds
             for name in policies
         }
         for key, future in futures.items():
             runs[key] = future.result()
-    rows: list[dict[str, Any]] = []
-    for name in policies:
-        per_seed = [runs[(name, seed)] for seed in args.seeds]
-        rr = [runs[("round_robin", seed)] for seed in args.seeds]
-        oracle = [runs[("oracle", seed)] for seed in args.seeds]
-        reach: dict[Any, int | None] = {}
-        for share in (0.7, 0.8, 0.9):
-            hits = [until_share(r, o, share, window_h=args.window_h) for r, o in zip(per_seed, oracle, strict=True)]
-            reach[share] = None if any(h is None for h in hits) else max(h[0] for h in hits if h)  # worst seed
-            reach[f"{share}_learned"] = None if any(h is None for h in hits) else max(h[1] for h in hits if h)
-        row = {
-            "policy": name,
-            "hold_rate": statistics.fmean(r.hold_rate for r in per_seed),
-            "notice_rate": statistics.fmean(r.notice_rate for r in per_seed),
-            "attention_per_viewer_s": statistics.fmean(r.attention_per_viewer_s for r in per_seed),
-            "attention_vs_round_robin": statistics.fmean(
-                r.attention_per_viewer_s / b.attention_per_viewer_s for r, b in zip(per_seed, rr, strict=True)
-            ),
-            "hold_vs_round_robin": statistics.fmean(
-                r.hold_rate / b.hold_rate for r, b in zip(per_seed, rr, strict=True)
-            ),
-            "pct_of_oracle": 100
-            * statistics.fmean(
-                r.attention_per_viewer_s / o.attention_per_viewer_s for r, o in zip(per_seed, oracle, strict=True)
-            ),
-            "decisions_to_70pct": reach[0.7],
-            "decisions_to_80pct": reach[0.8],
-            "decisions_to_90pct": reach[0.9],
-            "rewards_to_80pct": reach["0.8_learned"],
-            "select_learn_p99_in_engine_us": max(r.select_us_p99 + r.learn_us_p99 for r in per_seed),
-            "micro_50_items": micro(name) if name in POLICY_NAMES else None,
-            "per_seed": [r.to_json() for r in per_seed],
-        }
-        rows.append(row)
     elapsed = time.perf_counter() - started
-
-    def fmt(value: Any) -> str:
-        return "-" if value is None else str(value)
-
+    timings = {name: micro(name) for name in policies if name not in ("oracle", CEILING)}
     print(f"policies on the virtual store: {args.days:g} days x seeds {args.seeds}, {elapsed:.0f} s wall")
-    header = (
-        f"{'policy':13s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
-        f"{'%oracle':>8s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'s+l p50us':>10s} {'s+l p99us':>10s}"
-    )
-    print(header)
-    for row in rows:
-        m = row["micro_50_items"] or {"p50_us": 0.0, "p99_us": 0.0}
-        print(
-            f"{row['policy']:13s} {row['hold_rate']:6.1%} {row['notice_rate']:7.1%} "
-            f"{row['attention_per_viewer_s']:9.2f} {row['attention_vs_round_robin']:8.2f} "
-            f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {fmt(row['decisions_to_70pct']):>9s} "
-            f"{fmt(row['decisions_to_80pct']):>9s} {fmt(row['decisions_to_90pct']):>9s} "
-            f"{m['p50_us']:10.0f} {m['p99_us']:10.0f}"
-        )
     RESULTS.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"days": args.days, "seeds": args.seeds, "tick_s": args.tick_s, "scenarios": {}}
+    for scenario in scenarios:
+        rows = summarise(runs, scenario, policies, args.seeds, args.window_h, timings)
+        print_table(f"{scenario.title}: {args.days:g} day(s) x {len(args.seeds)} seed(s)", rows)
+        plot = RESULTS / f"policy_regret_{scenario.key}.svg"
+        curves = regret_curves(runs, scenario.key, policies, args.seeds, max(1, int(args.days * 24)))
+        write_svg(
+            plot,
+            curves,
+            title=f"{scenario.title}: regret against the oracle ({args.days:g} days, seeds "
+            f"{' '.join(map(str, args.seeds))})",
+            x_label="simulated hours",
+            y_label="cumulative attention s behind the oracle",
+        )
+        report["scenarios"][scenario.key] = {"title": scenario.title, "items": scenario.items, "rows": rows}
     out = RESULTS / "policy.json"
-    out.write_text(json.dumps({"days": args.days, "seeds": args.seeds, "tick_s": args.tick_s, "rows": rows}, indent=2))
-    plot = RESULTS / "policy_regret.svg"
-    curves = regret_curves(runs, policies, args.seeds, int(args.days * 24))
-    write_svg(
-        plot,
-        curves,
-        title=f"Regret against the oracle ({args.days:g} days, seeds {' '.join(map(str, args.seeds))})",
-        x_label="simulated hours",
-        y_label="cumulative attention s behind the oracle",
-    )
-    print(f"wrote {out} and {plot}")
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {out} and {RESULTS / 'policy_regret_*.svg'}")
 
 
 if __name__ == "__main__":

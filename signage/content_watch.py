@@ -180,5 +180,5 @@ class PoolWatcher:
             self._all_quarantined = True
             return previous
         self._all_quarantined = False
-        pool = ContentPool(base_dir=self._base.base_dir, items=items)
+        pool = ContentPool(base_dir=self._base.base_dir, items=items, item_rules=self._base.item_rules)
         return previous if previous is not None and previous == pool else pool

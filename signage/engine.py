@@ -219,7 +219,7 @@ class Engine:
         """Hot reload: decide from the new pool from now on; what is on screen plays out. A pool the rules reject
         (e.g. the fallback item removed) is not taken, and says why."""
         try:
-            self._decider.set_items(update.pool.rotation)
+            self._decider.set_items(update.pool.rotation, item_rules=update.pool.item_rules)
         except ValueError as exc:  # RulesError is a ValueError
             log.error("content: the reloaded pool is not used: %s", exc)
             return

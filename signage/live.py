@@ -1,4 +1,4 @@
-"""The live observation source: camera → face perception → tracking, one `Observation` per engine tick.
+"""The live observation source: camera → face (and body) perception → tracking, one `Observation` per engine tick.
 
 A worker thread takes the newest frame from the camera supervisor, runs the face pipeline on it and calls the
 tracker exactly once per new frame; the engine's tick only picks up the newest tracks (newest wins, skipped results
@@ -28,11 +28,12 @@ from typing import Protocol
 from signage.capture import CameraEvent, CameraState, CameraSupervisor
 from signage.clock import Clock
 from signage.ids import new_id
+from signage.perception.bodies import BodyDetections
 from signage.perception.pipeline import FaceAnalysis
 from signage.perception.profiles import TrackProfiler
 from signage.records import EventKind, EventRecord, Phase, Record
 from signage.tracking import PersonDetections, Tracker
-from signage.types import ContentItem, Frame, Observation, Tracks
+from signage.types import ContentItem, FloatArray, Frame, Observation, Tracks
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ class FaceAnalyzer(Protocol):
     """Perception as the live source uses it (`FacePipeline` is one)."""
 
     def analyze(self, frame: Frame) -> FaceAnalysis: ...
+
+
+class BodyFinder(Protocol):
+    """The bodies the face detector cannot see, at the body model's own cadence (`BodySchedule` is one)."""
+
+    def faceless_bodies(self, frame: Frame, face_boxes: FloatArray) -> BodyDetections: ...
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,10 @@ class LiveSource:
         tracker: Tracker,
         clock: Clock,
         profiler: TrackProfiler | None = None,
+        bodies: BodyFinder | None = None,
     ) -> None:
         self._profiler = profiler  # attributes and re-identification keys, once per track
+        self._bodies = bodies  # people without a visible face (back turned): tracked, counted as passers-by
         self._camera = camera
         self._analyzer = analyzer
         self._tracker = tracker
@@ -219,9 +228,11 @@ class LiveSource:
             started = self._clock.monotonic()
             try:
                 analysis = self._analyzer.analyze(frame)
-                tracks = self._tracker.update(
-                    PersonDetections.from_faces(analysis.detections, analysis.head_pose, analysis.gaze), frame.t_mono
-                )
+                detections = PersonDetections.from_faces(analysis.detections, analysis.head_pose, analysis.gaze)
+                if self._bodies is not None:
+                    bodies = self._bodies.faceless_bodies(frame, analysis.detections.boxes)
+                    detections = detections.with_bodies(bodies.boxes, bodies.scores)
+                tracks = self._tracker.update(detections, frame.t_mono)
                 if self._profiler is not None:
                     tracks = self._profiler.annotate(frame, analysis.detections, tracks, frame.t_mono)
             except Exception:  # a perception bug must not end the live loop: this frame is lost, the next is tried

@@ -252,10 +252,20 @@ class ExposureRecord(_Row):
     held: bool
     reward: float | None = None
     status: Status = Status.OPEN
+    # Reaction to content: the viewer's share of time facing the screen and mood band in the reaction window
+    # before the item started and in the same span after it (None where the viewer was not seen then).
+    attention_share_before: float | None = None
+    attention_share_after: float | None = None
+    mood_before: Mood | None = None
+    mood_after: Mood | None = None
 
     def __post_init__(self) -> None:
         _check_aware(self)
         _check_nonneg(self, "dwell_s", "attention_s")
+        for name in ("attention_share_before", "attention_share_after"):
+            share = getattr(self, name)
+            if share is not None and not 0.0 <= share <= 1.0:
+                raise ValueError(f"ExposureRecord.{name} must be within [0, 1], got {share}")
         if self.attention_s > self.dwell_s + 1e-6:
             raise ValueError(f"ExposureRecord: attention_s {self.attention_s} exceeds dwell_s {self.dwell_s}")
         if self.reward is not None and not math.isfinite(self.reward):

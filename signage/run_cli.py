@@ -52,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from signage.clock import SystemClock
     from signage.content_watch import PoolWatcher
     from signage.decision import Decider
+    from signage.decision.history import DeliveryHistory
     from signage.decision.persistence import SnapshotSaver, restore_policy
     from signage.decision.policies import build_policy
     from signage.engine import Engine, Progress
     from signage.live import LiveSource
-    from signage.perception.attributes import FaceAttributes
+    from signage.perception.bodies import body_schedule_from_config
     from signage.perception.models import ModelError
     from signage.perception.profiles import TrackProfiler
-    from signage.perception.reid import FaceEmbedder, ReidMemory
     from signage.perception.scheduler import PerceptionScheduler
     from signage.player import GaplessPlayer
     from signage.report import ReportError, build_report, format_report
@@ -85,11 +85,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         pipeline = PerceptionScheduler.from_config(config)
-        profiler = TrackProfiler(
-            attributes=FaceAttributes.from_config(config),
-            embedder=FaceEmbedder.from_config(config),
-            memory=ReidMemory.from_config(config),
-        )
+        profiler = TrackProfiler.from_config(config)
+        bodies = body_schedule_from_config(config)
     except ModelError as exc:
         print(f"signage run: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -105,13 +102,16 @@ def run(args: argparse.Namespace) -> int:
     policy = restore_policy(
         build_policy(config.decision.policy, items=pool.rotation, config=config.decision), snapshot_path
     )
-    decider = Decider.from_config(policy, pool.rotation, config)
+    # Caps and shares go on from the plays already logged today (a restart must not reset them).
+    history = DeliveryHistory.from_store(db_path, timezone=config.screen.timezone, now_utc=clock.utc())
+    decider = Decider.from_config(policy, pool.rotation, config, item_rules=pool.item_rules, history=history)
     source = LiveSource(
         camera=open_camera(config.capture),
         analyzer=pipeline,
         tracker=Tracker(config.tracking),
         clock=clock,
         profiler=profiler,
+        bodies=bodies,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)

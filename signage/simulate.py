@@ -49,19 +49,24 @@ class OraclePolicy:
 
     def __init__(self, *, store: VirtualStore) -> None:
         self._store = store
-        config = store.config
-        self._motion_effect = config.motion_notice_effect
-        self._hold_gain = config.relevance_hold_effect - 1.0
 
     def _expected(self, shoppers: Sequence[int], item: ContentItem) -> float:
-        notice = self._motion_effect if item.motion else 1.0
-        return notice * sum(1.0 + self._hold_gain * self._store.appeal(s, item) for s in shoppers)
+        store = self._store
+        return store.notice_effect(item) * sum(store.expected_watch_s(s, item) for s in shoppers)
 
-    def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
+    def _best(self, eligible: Sequence[ContentItem]) -> tuple[int, int]:
         shoppers = self._store.present_shopper_ids()
         scores = [self._expected(shoppers, item) if shoppers else (2.0 if item.motion else 1.0) for item in eligible]
-        best = max(range(len(eligible)), key=lambda i: scores[i])
-        return Decision(eligible[best].item_id, 1.0, f"oracle: {len(shoppers)} shopper(s) in view")
+        return max(range(len(eligible)), key=lambda i: scores[i]), len(shoppers)
+
+    def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
+        """Deterministic: 1 for its pick (asked directly, so the decider never deep-copies the store to probe)."""
+        best, _ = self._best(eligible)
+        return [1.0 if i == best else 0.0 for i in range(len(eligible))]
+
+    def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
+        best, present = self._best(eligible)
+        return Decision(eligible[best].item_id, 1.0, f"oracle: {present} shopper(s) in view")
 
     def learn(self, context: Context, item_id: str, reward: float) -> None:
         """The oracle knows already."""
@@ -198,6 +203,7 @@ def simulate(
         rules=config.rules,
         seed=sim_config.seed,
         wear_memory=timedelta(hours=config.decision.learner_wear_memory_h),
+        item_rules=pool.item_rules,
     )
     with tempfile.TemporaryDirectory(prefix="signage-simulate-") as scratch:
         path = db_path or Path(scratch) / "simulate.db"

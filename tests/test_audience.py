@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from signage.audience import AudienceStage, AudienceUpdate
 from signage.config import AudienceConfig
 from signage.ids import new_id
 from signage.records import EventKind, EventRecord, ExposureRecord, Phase, PlayRecord, Status, ViewerRecord
-from signage.types import AgeBand, Attributes, Direction, Observation, Tracks, ViewerStatus
+from signage.types import AgeBand, Attributes, Direction, Mood, Observation, Tracks, ViewerStatus
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FACING = 5.0
@@ -230,3 +231,111 @@ def test_preemption_opens_exposures_only_for_people_seen_now() -> None:
     assert all(e.ended_utc is not None and e.ended_utc >= e.started_utc for e in exposures)
     (tea,) = [e for e in exposures if e.item_id == "tea"]
     assert tea.dwell_s == pytest.approx(0.1)
+
+
+# -- reaction to content ------------------------------------------------------------------------------------------
+
+
+def mood(band: Mood) -> Attributes:
+    return Attributes(mood=band, mood_confidence=0.9)
+
+
+def test_reaction_compares_attention_and_mood_before_and_after_an_item_starts() -> None:
+    """Looking away and neutral for the 3 s before item b starts; then facing 2 of the next 3 s, smiling."""
+    run = Run(AudienceConfig(reaction_window_s=3.0))
+    first, second = play(0, "a"), play(4.0, "b")
+    for t in ticks(0, 3.9):
+        run.feed(t, [(1, AWAY if t >= 1.0 else FACING)], first, attrs=mood(Mood.NEUTRAL))
+    for t in ticks(4.0, 8.0):
+        facing = FACING if 5.0 < t <= 7.0 else AWAY
+        run.feed(t, [(1, facing)], second, attrs=mood(Mood.POSITIVE))
+    run.finish(8.0)
+    a, b = run.exposures_closed()
+    assert b.item_id == "b"
+    assert b.attention_share_before == pytest.approx(0.0)  # away over 1.0-4.0
+    assert b.attention_share_after == pytest.approx(2.0 / 3.0, abs=0.04)
+    assert (b.mood_before, b.mood_after) == (Mood.NEUTRAL, Mood.POSITIVE)
+    # item a: nobody was seen before it started; after it, facing over 0.0-1.0 of the first 3 s
+    assert a.attention_share_before is None and a.mood_before is None
+    assert a.attention_share_after == pytest.approx(1.0 / 3.0, abs=0.04)
+    assert a.mood_after is Mood.NEUTRAL
+
+
+def test_reaction_is_none_while_open_and_for_a_viewer_first_seen_after_the_start() -> None:
+    run, p = Run(), play(0)
+    run.feed(1.0, [(1, FACING)], p, attrs=mood(Mood.NEGATIVE))
+    opened = [r for r in run.records if isinstance(r, ExposureRecord)]
+    assert opened and opened[0].attention_share_after is None and opened[0].mood_after is None
+    for t in ticks(1.1, 2.0):
+        run.feed(t, [(1, FACING)], p)  # mood unknown from here on
+    run.finish(2.0)
+    (exposure,) = run.exposures_closed()
+    assert exposure.attention_share_before is None and exposure.mood_before is None
+    assert exposure.attention_share_after == pytest.approx(1.0)  # facing throughout 1.0-2.0 (within 3 s of start)
+    assert exposure.mood_after is Mood.NEGATIVE  # unknown moods are not counted
+
+
+def test_reaction_window_ends_after_the_configured_span() -> None:
+    """Facing only from 2 s after the start: in a 1 s window that is no attention; in a 3 s window, a third."""
+    shares = []
+    for window in (1.0, 3.0):
+        run, p = Run(AudienceConfig(reaction_window_s=window)), play(0)
+        for t in ticks(0, 4.0):
+            run.feed(t, [(1, FACING if t > 2.0 else AWAY)], p)
+        run.finish(4.0)
+        (exposure,) = run.exposures_closed()
+        shares.append(exposure.attention_share_after)
+    assert shares[0] == pytest.approx(0.0) and shares[1] == pytest.approx(1.0 / 3.0, abs=0.04)
+
+
+# -- one visit per person: re-id continuation ---------------------------------------------------------------------
+
+
+def keyed(t: float, people: Sequence[tuple[int, float, str]], returning: bool = False) -> Observation:
+    """An observation whose tracks carry re-id keys ("" = not known yet)."""
+    base = tracks([(p[0], p[1]) for p in people], returning=returning)
+    return Observation(
+        t_mono=t,
+        t_utc=T0 + timedelta(seconds=t),
+        tracks=dataclasses.replace(base, person_keys=tuple(p[2] for p in people)),
+    )
+
+
+@pytest.mark.parametrize("key_late", [False, True])
+def test_a_new_track_with_the_key_of_an_open_visit_continues_it(key_late: bool) -> None:
+    """The tracker lost person k at 1.0 s and gave them track 2 at 1.5 s (before lost_after_s ran out): one visit,
+    one exposure, dwell 0-3 s, not returning; with the key known only from 1.7 s the new track's rows wait."""
+    stage, p = AudienceStage(AudienceConfig(), session_id="s", model_versions="test"), play(0)
+    out: list[AudienceUpdate] = []
+    for t in ticks(0, 1.0):
+        out.append(stage.update(keyed(t, [(1, FACING, "k")]), p))
+    for t in ticks(1.5, 3.0):
+        key = "" if key_late and t < 1.7 else "k"
+        out.append(stage.update(keyed(t, [(2, FACING, key)], returning=True), p))
+        assert len(out[-1].snapshot.viewers) == 1  # never counted twice
+    out.append(stage.close_all(3.0, T0 + timedelta(seconds=3.0)))
+    records = [r for u in out for r in u.records]
+    starts = [
+        r for r in records if isinstance(r, EventRecord) and r.kind is EventKind.VIEWER and r.phase is Phase.START
+    ]
+    (viewer,) = [r for r in records if isinstance(r, ViewerRecord) and r.status is Status.CLOSED]
+    assert len(starts) == 1 and viewer.viewer_id == starts[0].subject_id
+    assert viewer.dwell_s == pytest.approx(3.0) and not viewer.returning
+    assert viewer.attention_s == pytest.approx(1.0 + 0.5 + 1.5)  # the 0.5 s gap counts up to max_gap_s
+    (exposure,) = [e for u in out for e in u.closed_exposures]
+    assert exposure.viewer_id == viewer.viewer_id and exposure.dwell_s == pytest.approx(3.0)
+    assert {r.viewer_id for r in records if isinstance(r, ExposureRecord)} == {viewer.viewer_id}
+
+
+@pytest.mark.parametrize(("gap_end", "second_key"), [(2.5, "k"), (1.5, "other"), (1.5, "")])
+def test_a_new_track_is_a_new_visit_when_the_key_differs_or_the_visit_ended(gap_end: float, second_key: str) -> None:
+    """After lost_after_s the first visit is over; another key (or none) is another person: two visits."""
+    run, p = Run(), play(0)
+    for t in ticks(0, 1.0):
+        run.updates.append(run.stage.update(keyed(t, [(1, FACING, "k")]), p))
+    for t in ticks(gap_end, gap_end + 1.0):
+        run.updates.append(run.stage.update(keyed(t, [(2, FACING, second_key)]), p))
+    run.finish(gap_end + 1.0)
+    first, second = sorted(run.viewers_closed(), key=lambda v: v.first_seen_utc)
+    assert first.dwell_s == pytest.approx(1.0) and second.dwell_s == pytest.approx(1.0)
+    assert second.first_seen_utc == T0 + timedelta(seconds=gap_end)

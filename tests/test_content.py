@@ -239,3 +239,92 @@ def test_bad_details_are_rejected_with_the_reason(tmp_path: Path, tables: tuple[
     problems = problems_of(write_pool(tmp_path, _items(*tables)))
     for line in expected:
         assert line in problems, problems
+
+
+# --- an item's own schedule and share targets ------------------------------------------------------------------
+
+
+def test_sample_pool_carries_schedules_and_shares_of_its_own() -> None:
+    pool = load_pool(SAMPLE_POOL)
+    assert set(pool.item_rules) == {"wine-tasting", "loyalty-app"}
+    wine = pool.item_rules["wine-tasting"]
+    assert [(w.start, w.end, len(w.days)) for w in wine.windows] == [("11:00", "22:00", 7)]
+    assert wine.model_fields_set == {"windows"}  # only the keys the manifest set: the rest stays with [rules]
+    loyalty = pool.item_rules["loyalty-app"]
+    assert (loyalty.min_share, loyalty.max_share) == (0.05, 0.3)
+    assert loyalty.model_fields_set == {"min_share", "max_share"}
+
+
+def test_item_rules_are_read_and_kept_only_for_items_in_the_pool(tmp_path: Path) -> None:
+    manifest = write_pool(
+        tmp_path,
+        GOOD_ITEM
+        + 'schedule = [{ days = ["fri", "sat"], start = "22:00", end = "02:00" }]\n'
+        + "start_date = 2026-03-01\nend_date = 2026-03-31\nshare_min = 0.1\n"
+        + GOOD_ITEM.replace('id = "a"', 'id = "b"'),
+    )
+    pool = load_pool(manifest)
+    rules = pool.item_rules["a"]
+    assert [(w.days, w.start, w.end) for w in rules.windows] == [(["fri", "sat"], "22:00", "02:00")]
+    assert (str(rules.start_date), str(rules.end_date), rules.min_share, rules.max_share) == (
+        "2026-03-01",
+        "2026-03-31",
+        0.1,
+        None,
+    )
+    assert "b" not in pool.item_rules
+    without_a = ContentPool(base_dir=pool.base_dir, items=(pool.item("b"),), item_rules=pool.item_rules)
+    assert dict(without_a.item_rules) == {}  # a quarantined item takes its rules with it
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param(
+            'schedule = [{ start = "07:60", end = "11:00" }]\n',
+            "item 0 (id 'a'): schedule.0.start = '07:60': expected a local time HH:MM",
+            id="bad-time",
+        ),
+        pytest.param(
+            'schedule = [{ days = ["mo"], start = "07:00", end = "11:00" }]\n',
+            "item 0 (id 'a'): schedule.0.days.0 = 'mo'",
+            id="bad-day",
+        ),
+        pytest.param(
+            'schedule = [{ start = "07:00", end = "07:00" }]\n',
+            "item 0 (id 'a'): schedule.0: start and end are both 07:00: the window is empty",
+            id="empty-window",
+        ),
+        pytest.param(
+            'schedule = [{ from = "07:00" }]\n',
+            "item 0 (id 'a'): schedule.0.from = '07:00': unknown key",
+            id="window-key",
+        ),
+        pytest.param("share_min = 1.5\n", "item 0 (id 'a'): share_min = 1.5: Input should be less than", id="share>1"),
+        pytest.param(
+            "share_min = 0.3\nshare_max = 0.2\n", "item 0 (id 'a'): share_min 0.3 is above share_max 0.2", id="min>max"
+        ),
+        pytest.param(
+            "start_date = 2026-03-05\nend_date = 2026-03-01\n",
+            "item 0 (id 'a'): end_date 2026-03-01 is before start_date 2026-03-05",
+            id="dates",
+        ),
+        pytest.param('start_date = "2026-03-05"\n', "item 0 (id 'a'): start_date = '2026-03-05'", id="date-as-text"),
+    ],
+)
+def test_bad_schedules_and_shares_name_the_item_and_the_problem(tmp_path: Path, extra: str, expected: str) -> None:
+    problems = problems_of(write_pool(tmp_path, GOOD_ITEM + extra))
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_pool_wide_share_and_detail_page_problems(tmp_path: Path) -> None:
+    text = (
+        GOOD_ITEM + 'detail = "b"\nshare_min = 0.6\n'
+        + GOOD_ITEM.replace('id = "a"', 'id = "b"') + "share_min = 0.5\n"
+    )  # fmt: skip
+    problems = problems_of(write_pool(tmp_path, text))
+    assert problems == [
+        "item 1 (id 'b'): schedule/share keys on a detail page: detail pages open when a viewer reads their item, "
+        "not by the rules (set them on the item that leads here)",
+        "share_min: the items' guaranteed shares add up to 1.1 (a 0.6, b 0.5), more than 1",
+    ]

@@ -79,3 +79,19 @@ def test_add_text_item_and_reject_bad_input(pool: Path, capsys: pytest.CaptureFi
     broken.write_bytes(b"nope")
     assert main([*base, str(broken)]) == 2
     assert "not a readable image" in capsys.readouterr().err
+
+
+def test_list_shows_an_items_own_schedule_and_shares(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["content", "list", "--pool", str(pool), "--json"]) == 0
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["wine-tasting"]["schedule"] == [
+        {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "11:00", "end": "22:00"}
+    ]
+    assert (rows["loyalty-app"]["share_min"], rows["loyalty-app"]["share_max"]) == (0.05, 0.3)
+    assert rows["coffee"]["schedule"] is None and rows["coffee"]["share_min"] is None
+
+
+def test_validate_names_the_item_with_a_bad_schedule(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pool.write_text(pool.read_text().replace('end = "22:00"', 'end = "22:70"'), encoding="utf-8")
+    assert main(["content", "validate", "--pool", str(pool)]) == 2
+    assert "item 4 (id 'wine-tasting'): schedule.0.end = '22:70'" in capsys.readouterr().err

@@ -145,3 +145,23 @@ def test_an_invalid_first_manifest_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "pool.toml").write_text("[[item]]\nid = 'x'\n", encoding="utf-8")
     with pytest.raises(PoolError, match="required key is missing"):
         PoolWatcher(tmp_path / "pool.toml")
+
+
+def test_a_reload_brings_new_schedules_and_shares_and_quarantine_drops_them(pool_dir: Path) -> None:
+    manifest = pool_dir / "pool.toml"
+    watcher = PoolWatcher(manifest, interval_s=0.0)
+    assert dict(watcher.pool.item_rules) == {}
+    text = manifest.read_text().replace(
+        'id = "a"\n', 'id = "a"\nschedule = [{ start = "08:00", end = "12:00" }]\nshare_max = 0.4\n'
+    )
+    touch_later(manifest, text=text.replace('id = "b"\n', 'id = "b"\nshare_min = 0.2\n'))
+    update = watcher.poll(1.0)
+    assert update is not None and update.error is None
+    assert update.pool.item_rules["a"].windows[0].start == "08:00" and update.pool.item_rules["a"].max_share == 0.4
+    assert update.pool.item_rules["b"].min_share == 0.2
+    quarantined = watcher.quarantine("a", "decoder failed")
+    assert quarantined is not None and set(quarantined.pool.item_rules) == {"b"}
+    touch_later(manifest, text=text.replace("share_max = 0.4", "share_max = 1.4"))
+    bad = watcher.poll(2.0)
+    assert bad is not None and bad.error is not None and "item 0 (id 'a'): share_max = 1.4" in bad.error
+    assert set(watcher.pool.item_rules) == {"b"}, "the last good pool (and its rules) stays"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from signage.config import Config
 from signage.perception.clips import composed_clip, load_sources, match_count
 from signage.perception.gaze import angle_for_offset, eye_in_head, gaze_angles, on_screen
 from signage.perception.pipeline import FacePipeline
-from signage.perception.scheduler import PerceptionScheduler
+from signage.perception.scheduler import ATTENTIVE_PRIORITY_FRAMES, FollowedFace, PerceptionScheduler, _new_face
 from signage.types import Frame
 
 DATA = Path(__file__).parent / "data"
@@ -135,6 +136,48 @@ def test_the_scheduler_refreshes_within_its_budget_and_irises_only_facing_faces(
     assert sum(r == len(clip) - 1 for r in refreshed) <= budget
     assert min(refreshed) >= len(clip) - 1 - 6 // budget  # the stalest waits no longer than the rotation
     assert all(stale_frames)
+
+
+def with_perception(**update: object) -> Config:
+    config = Config()
+    return config.model_copy(update={"perception": config.perception.model_copy(update=update)})
+
+
+def test_the_iris_budget_holds_and_every_facing_face_keeps_a_current_gaze() -> None:
+    scheduler = PerceptionScheduler.from_config(with_perception(iris_refreshes_per_frame=1))
+    clip = list(composed_clip(load_sources(DATA), seed=4, counts=(6,), frames_per_segment=16))
+    for call, clip_frame in enumerate(clip):
+        result = scheduler.analyze(clip_frame.frame)
+        assert sum(face.irises_at == call for face in scheduler._faces) == 1  # even when six faces are new
+        # once its eyes were measured, gaze follows every facing face (its fresh head pose plus its last eye
+        # measurement); never the others
+        eyes_known = np.array([face.irises_at >= 0 for face in scheduler._faces])
+        assert np.isfinite(result.gaze[result.facing & eyes_known]).all()
+        assert np.isnan(result.gaze[~result.facing | ~eyes_known]).all()
+    assert np.isfinite(result.gaze[result.facing]).all() and result.facing.sum() >= 4
+    pose_age, gaze_age = scheduler.ages()
+    assert 0 <= pose_age <= 6 // Config().perception.face_refreshes_per_frame
+    assert 0 <= gaze_age <= 8  # six faces, one a frame, in turns
+
+
+def test_attentive_faces_get_their_irises_first_but_the_others_are_not_starved() -> None:
+    scheduler = PerceptionScheduler.from_config(with_perception(iris_refreshes_per_frame=1))
+    looking = _new_face(np.array([0, 0, 10, 10], np.float32), np.zeros((5, 2), np.float32), 0.9, 0.0)
+    looking = dataclasses.replace(looking, gaze=np.array([2.0, 1.0], np.float32))
+    away = dataclasses.replace(looking, gaze=np.array([45.0, 0.0], np.float32))
+    both = np.array([0, 1], np.intp)
+    first = ATTENTIVE_PRIORITY_FRAMES - 1
+    turns = scheduler._iris_turns([dataclasses.replace(looking, irises_at=first), replace_at(away, 0)], both)
+    assert turns.tolist() == [0]  # fresher, but attentive
+    later = ATTENTIVE_PRIORITY_FRAMES + 1
+    turns = scheduler._iris_turns([dataclasses.replace(looking, irises_at=later), replace_at(away, 0)], both)
+    assert turns.tolist() == [1]  # the face looking away waited long enough
+    turns = scheduler._iris_turns([replace_at(looking, 3), replace_at(looking, 1)], both)
+    assert turns.tolist() == [1]  # equals: the stalest
+
+
+def replace_at(face: FollowedFace, irises_at: int) -> FollowedFace:
+    return dataclasses.replace(face, irises_at=irises_at)
 
 
 def test_scheduler_result_serialises_with_gaze() -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from signage.config import Config, SimConfig
-from signage.content import load_pool
+from signage.content import ContentPool, load_pool
 from signage.decision.policies import ContextualPolicy, DemographicPolicy, RandomPolicy, softmax_mixture
 from signage.sim import VirtualStore
 from signage.simulate import simulate
@@ -158,3 +158,28 @@ def test_simulate_runs_a_policy_and_reports_metrics(tmp_path: Path) -> None:
     assert 0.0 <= result.hold_rate <= 1.0 and 0.0 < result.notice_rate <= 1.0
     assert result.attention_per_viewer_s > 0
     assert result.to_json()["policy"] == "contextual"
+
+
+def test_the_learner_beats_the_playlist_on_a_short_simulated_run() -> None:
+    """The real engine on the virtual store, same shoppers (seed) for both: the engine's learner earns clearly more
+    attention per passer-by than the plain playlist within a few hundred decisions."""
+    config = Config()
+    busy = config.model_copy(update={"sim": config.sim.model_copy(update={"arrivals_per_hour": 20000.0})})
+    pool = ContentPool(
+        base_dir=Path(),
+        items=(
+            item("toys", "toys", "kids", "fun", motion=True),
+            item("coffee", "coffee", "coffee", "morning"),
+            item("bank", "finance", "credit", "loan"),
+            item("phone", "electronics", "tech", "gaming", motion=True),
+            item("vitamins", "health", "vitamin", "wellness"),
+            item("sofa", "home", "furniture", "kitchen"),
+        ),
+    )
+    runs = {
+        name: simulate(busy, pool, policy=name, days=0.02, seed=3, tick_s=0.2) for name in ("contextual", "round_robin")
+    }
+    learner, playlist = runs["contextual"], runs["round_robin"]
+    assert learner.passers_by > 200 and learner.decisions > 200
+    # Measured 1.23-1.33 over seeds 3 and 4 and 0.015-0.03 days; the playlist against itself is 1.
+    assert learner.attention_per_viewer_s > 1.15 * playlist.attention_per_viewer_s

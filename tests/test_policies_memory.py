@@ -124,3 +124,37 @@ def test_the_learner_prefers_items_the_people_present_have_not_seen() -> None:
         context = Context(NOW, 12, 1, 1, 1, False, True, True, base | {f"item:i{seen}:seen": 1.0})
         probabilities = policy.probabilities(context, items)
         assert probabilities[seen] < 0.1, probabilities
+
+
+def test_wear_memory_marks_the_items_a_viewer_was_held_by() -> None:
+    memory = WearMemory(ttl=timedelta(hours=2), held_s=3.0)
+    memory.watched("p1", "a", NOW, attention_s=5.0)
+    memory.watched("p2", "a", NOW, attention_s=1.5)
+    memory.watched("p2", "b", NOW)  # attention unknown: seen, never held
+    features = memory.features(["p1", "p2"], NOW + timedelta(minutes=5))
+    assert features == {"item:a:seen": 1.0, "item:b:seen": 0.5, "item:a:held": 0.5}
+    memory.watched("p1", "a", NOW + timedelta(hours=3), attention_s=1.0)  # the old hold has been forgotten
+    assert "item:a:held" not in memory.features(["p1"], NOW + timedelta(hours=3))
+
+
+def test_the_learner_uses_what_returning_viewers_were_held_by_on_similar_items() -> None:
+    """A viewer who was held by one toy item is likelier to be held by another: the learner learns the shared
+    `mem:category_held` weight and applies it to a category it has never seen rewarded that way."""
+    items = tuple(
+        ContentItem(f"{category}{k}", "", ContentKind.TEXT, 8.0, "adv", category, tags=(category,))
+        for category in ("toys", "food", "tech", "home")
+        for k in range(2)
+    )
+    policy = ContextualPolicy(seed=4)
+    rng = random.Random(6)
+    base = {"age_adult": 1.0}
+    for _ in range(3000):
+        liked = rng.choice(("toys", "food", "tech"))  # "home" is never liked in training
+        context = Context(NOW, 12, 1, 1, 1, False, True, True, base | {f"item:{liked}0:held": 1.0})
+        decision = policy.select(context, items)
+        similar = decision.item_id == f"{liked}1"  # the held item itself is worn out; its sibling is not
+        reward = (10.0 if similar else 1.0) * (0.5 + rng.random())
+        policy.learn(context, decision.item_id, reward)
+    context = Context(NOW, 12, 1, 1, 1, False, True, True, base | {"item:home0:held": 1.0})
+    probabilities = policy.probabilities(context, items)
+    assert probabilities[7] > 0.5, probabilities  # home1: same category as what held this viewer

@@ -60,7 +60,10 @@ def test_profiles_once_per_track_and_recognises_a_return(
     pipeline, attributes, embedder = models
     counting = Counting(attributes)
     profiler = TrackProfiler(
-        attributes=counting, embedder=embedder, memory=ReidMemory(match_similarity=0.75), max_faces_per_frame=1
+        attributes=counting,
+        embedder=embedder,
+        memory=ReidMemory(match_similarity=Config().perception.reid_match_similarity),
+        max_faces_per_frame=1,
     )
     frame = side_by_side("obama.jpg", "trump.jpg")
     analysis = pipeline.analyze(frame)

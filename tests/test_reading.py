@@ -20,8 +20,10 @@ from signage.audience.reading import (
     Step,
     classify,
     fixations,
+    params_from_config,
     steps,
 )
+from signage.config import AudienceConfig, ConfigError, parse_config
 
 TRACES_PER_KIND = 60
 
@@ -128,11 +130,15 @@ def test_recall_and_false_positives_on_labelled_traces(seed: int) -> None:
     assert all(rate <= 0.10 for rate in false_positive.values()), false_positive
 
 
-def test_a_clean_reading_trace_has_lines_and_fixations() -> None:
+def two_lines() -> tuple[np.ndarray, np.ndarray]:
+    """Two lines of five words read at 0.25 s per word (and the start of a third), 30 samples a second."""
     times = np.arange(0, 4.0, 1 / 30)
-    # two lines of five words, 0.25 s per word, then a return sweep
     words = [0.2, 0.28, 0.36, 0.44, 0.52] * 3
-    xs = np.array([words[min(int(t / 0.25), len(words) - 1)] for t in times])
+    return times, np.array([words[min(int(t / 0.25), len(words) - 1)] for t in times])
+
+
+def test_a_clean_reading_trace_has_lines_and_fixations() -> None:
+    times, xs = two_lines()
     found = fixations(times, xs)
     assert len(found) == 15
     kinds = [kind for kind, _ in steps(found)]
@@ -169,3 +175,35 @@ def test_monitor_reports_start_and_end_once() -> None:
     assert [c for c, _ in changes] == [ReadingChange.STARTED, ReadingChange.ENDED]
     assert changes[0][1] < 5.0  # noticed within a few lines
     assert not monitor.reading
+
+
+# -- the parameters as config ([audience] reading_* keys) ---------------------------------------------------------
+
+
+def test_default_config_gives_the_default_params() -> None:
+    assert params_from_config(AudienceConfig()) == DEFAULT_PARAMS
+
+
+def test_config_keys_reach_the_detector() -> None:
+    """Each key lands on its parameter; a stricter line count turns two read lines into 'not reading'."""
+    config = AudienceConfig(reading_min_lines=3, reading_min_step=0.02, reading_window_s=9.0, reading_release_s=0.5)
+    params = params_from_config(config)
+    assert (params.min_lines, params.min_step, params.window_s, params.release_s) == (3, 0.02, 9.0, 0.5)
+    times, xs = two_lines()
+    assert classify(times, xs, params_from_config(AudienceConfig())).reading
+    assert not classify(times, xs, params).reading
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        ({"reading_min_step": 0.3, "reading_max_step": 0.2}, "reading_min_step (0.3) must be < reading_max_step"),
+        ({"reading_min_lines": 0}, "greater than or equal to 1"),
+        ({"reading_min_share": 1.5}, "less than or equal to 1"),
+        ({"reading_typo": 1}, "unknown key"),
+    ],
+)
+def test_bad_reading_keys_are_config_errors(keys: dict[str, object], reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"audience": keys})
+    assert any(reason in str(problem) for problem in info.value.problems), info.value.problems

@@ -153,6 +153,10 @@ def exposures(draw: st.DrawFn) -> ExposureRecord:
         held=draw(st.booleans()),
         reward=draw(st.none() | finite),
         status=draw(st.sampled_from(Status)),
+        attention_share_before=draw(st.none() | st.floats(min_value=0.0, max_value=1.0)),
+        attention_share_after=draw(st.none() | st.floats(min_value=0.0, max_value=1.0)),
+        mood_before=draw(st.none() | st.sampled_from(Mood)),
+        mood_after=draw(st.none() | st.sampled_from(Mood)),
     )
 
 
@@ -335,6 +339,7 @@ REJECTIONS: list[tuple[type[Record], dict[str, Any], str]] = [
     (ExposureRecord, {"attention_s": float("nan")}, "attention_s must be a finite number >= 0"),
     (ExposureRecord, {"reward": float("inf")}, "reward must be finite"),
     (ExposureRecord, {"reward": float("nan")}, "reward must be finite"),
+    (ExposureRecord, {"attention_share_after": 1.5}, "attention_share_after must be within"),
     (EventRecord, {"payload": {"x": object()}}, "not JSON serializable"),
     (DecisionRecord, {"context": {"x": object()}}, "not JSON serializable"),
     (EventRecord, {"payload": {"x": {1, 2}}}, "not JSON serializable"),

@@ -488,7 +488,7 @@ def test_a_version_1_database_migrates_to_the_same_columns_as_a_new_one(tmp_path
     conn.close()
     assert "started_frame" not in _create_table("plays")
     db = open_database(old)
-    assert migrate(db) == [2]
+    assert migrate(db) == [2, 3]
     fresh = open_database(tmp_path / "new.db")
     migrate(fresh)
     for table in ("plays", "sessions", "exposures"):

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from signage.config import AudienceConfig
+
 Samples = npt.NDArray[np.float64]
 
 
@@ -60,6 +62,24 @@ class ReadingParams:
 
 
 DEFAULT_PARAMS = ReadingParams()
+
+
+def params_from_config(config: AudienceConfig) -> ReadingParams:
+    """The detector's parameters from the `reading_*` keys of [audience] (bounds are checked there)."""
+    return ReadingParams(
+        fixation_radius=config.reading_fixation_radius,
+        min_fixation_s=config.reading_min_fixation_s,
+        max_fixation_drift=config.reading_max_fixation_drift,
+        min_step=config.reading_min_step,
+        max_step=config.reading_max_step,
+        min_return=config.reading_min_return,
+        max_gap_s=config.reading_max_gap_s,
+        min_steps_per_line=config.reading_min_steps_per_line,
+        min_lines=config.reading_min_lines,
+        min_reading_share=config.reading_min_share,
+        window_s=config.reading_window_s,
+        release_s=config.reading_release_s,
+    )
 
 
 class Step(enum.StrEnum):

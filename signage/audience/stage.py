@@ -9,18 +9,20 @@ Definitions (docs/metrics.md has the full text):
   centre, mapped to screen widths over `reading_span_deg`); while it reports reading the viewer is READING, and the
   start and end of each reading spell are viewer events (phase update, payload {"reading": true/false, "item": the
   item on screen}).
+- reaction to content: per exposure, the viewer's share of time facing and most frequent mood band in the
+  `reaction_window_s` before the item started and after it started, set on the exposure when it closes.
 Time between two sightings counts only up to `max_gap_s`, so a missed detection does not break a streak and a
 long gap does not count as attention.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from signage.audience.reading import DEFAULT_PARAMS as DEFAULT_READING
-from signage.audience.reading import ReadingChange, ReadingMonitor
+from signage.audience.reading import ReadingChange, ReadingMonitor, params_from_config
 from signage.config import AudienceConfig
 from signage.ids import new_id
 from signage.records import (
@@ -37,6 +39,7 @@ from signage.types import (
     Attributes,
     AudienceSnapshot,
     Direction,
+    Mood,
     Observation,
     Viewer,
     ViewerStatus,
@@ -52,6 +55,40 @@ class AudienceUpdate:
     closed_exposures: tuple[ExposureRecord, ...]
 
 
+@dataclass(frozen=True)
+class _Sighting:
+    """One tick of a visit, kept for the reaction window: time, time credited since the last sighting, facing, mood."""
+
+    t: float
+    dt: float
+    facing: bool
+    mood: Mood
+
+
+@dataclass
+class _Reaction:
+    """Facing time and moods seen over one span of the reaction window."""
+
+    seen_s: float = 0.0
+    facing_s: float = 0.0
+    moods: collections.Counter[Mood] = field(default_factory=collections.Counter)
+
+    def add(self, sighting: _Sighting) -> None:
+        self.seen_s += sighting.dt
+        self.facing_s += sighting.dt if sighting.facing else 0.0
+        if sighting.mood is not Mood.UNKNOWN:
+            self.moods[sighting.mood] += 1
+
+    @property
+    def share(self) -> float | None:
+        return min(1.0, self.facing_s / self.seen_s) if self.seen_s > 0 else None
+
+    @property
+    def mood(self) -> Mood | None:
+        """The mood band seen most often (None: no known mood in the span)."""
+        return self.moods.most_common(1)[0][0] if self.moods else None
+
+
 @dataclass
 class _Exposure:
     exposure_id: str
@@ -59,6 +96,8 @@ class _Exposure:
     started_mono: float
     started_utc: datetime
     attention_s: float = 0.0
+    before: _Reaction | None = None  # None: the viewer was not seen before the item started
+    after: _Reaction = field(default_factory=_Reaction)
 
 
 @dataclass
@@ -85,6 +124,13 @@ class _Visit:
     exposure: _Exposure | None = field(default=None)
     reading: ReadingMonitor = field(default_factory=ReadingMonitor)
     gaze_mono: float = -math.inf  # when a gaze was last measured (the monitor is fed only around gaze)
+    recent: collections.deque[_Sighting] = field(default_factory=collections.deque)  # the last reaction window
+    # Re-id continuation (see AudienceStage.update): while a new track may still turn out to be someone whose visit
+    # is open, its rows wait here (None: committed) with its sightings, to be replayed into that visit.
+    pending: list[Record] | None = None
+    pending_closed: list[ExposureRecord] = field(default_factory=list)
+    pending_sightings: list[tuple[float, datetime, _Sighting]] = field(default_factory=list)
+    continued: bool = False  # the visit moved to a new track: that track's "returning" flag is about this visit
 
     @property
     def dwell_s(self) -> float:
@@ -115,7 +161,7 @@ class AudienceStage:
         self._model_versions = model_versions
         self._visits: dict[int, _Visit] = {}
         self._camera_ok = True
-        self._reading_window_s = DEFAULT_READING.window_s
+        self._reading_params = params_from_config(config)
 
     def update(self, observation: Observation, play: PlayRecord | None) -> AudienceUpdate:
         """Fold one tick of tracks in. `play` is what is on screen now (None before the first item)."""
@@ -132,10 +178,21 @@ class AudienceStage:
             if gid >= 0:
                 group_counts[gid] = group_counts.get(gid, 0) + 1
 
+        present = set(tracks.ids.tolist())
         for i, track_id in enumerate(tracks.ids.tolist()):
             gid = int(tracks.group_ids[i])
             group_size = group_counts.get(gid, 1) if gid >= 0 else 1
+            key = tracks.person_keys[i]
+            first_records, first_closed = len(records), len(closed)
             visit = self._visits.get(track_id)
+            if visit is not None and visit.pending is not None and key:
+                orphan = self._orphan(key, present, t)
+                if orphan is not None:
+                    visit = self._continue(orphan, visit, records, closed)
+                else:
+                    self._commit(visit, records, closed)
+            elif visit is None and key and (orphan := self._orphan(key, present, t)) is not None:
+                visit = self._rebind(orphan, track_id)
             if visit is None:
                 visit = _Visit(
                     viewer_id=new_id(),
@@ -148,9 +205,12 @@ class AudienceStage:
                     returning=bool(tracks.returning[i]),
                     direction=tracks.directions[i],
                     group_size=group_size,
-                    person_key=tracks.person_keys[i],
+                    person_key=key,
                     next_update_mono=t + self._config.update_interval_s,
+                    reading=ReadingMonitor(self._reading_params),
                 )
+                if not key and self._orphan(None, present, t) is not None:
+                    visit.pending = []  # its key may show it is someone whose visit is still open
                 self._visits[track_id] = visit
                 records.append(self._viewer_record(visit, Status.OPEN))
                 records.append(self._event(EventKind.VIEWER, Phase.START, visit.viewer_id, t, utc, self._bands(visit)))
@@ -158,33 +218,22 @@ class AudienceStage:
             else:
                 dt = min(t - visit.last_mono, self._config.max_gap_s)
                 visit.attributes = _better(visit.attributes, tracks.attributes[i])
-                visit.returning = visit.returning or bool(tracks.returning[i])
+                if not visit.continued:
+                    visit.returning = visit.returning or bool(tracks.returning[i])
                 if tracks.directions[i] is not Direction.UNKNOWN:
                     visit.direction = tracks.directions[i]
                 visit.group_size = max(visit.group_size, group_size)
-                visit.person_key = visit.person_key or tracks.person_keys[i]
-            is_facing = bool(facing[i])
-            switched = self._switch_exposure(visit, play, t, utc, records, closed, dt if is_facing else 0.0)
-            if is_facing:
-                visit.attention_s += dt
-                visit.streak_s = (
-                    visit.streak_s + dt if visit.facing and t - visit.last_mono <= self._config.max_gap_s else 0.0
-                )
-                if visit.exposure is not None and not switched:  # a switch gave dt to the old exposure
-                    visit.exposure.attention_s += dt
-            else:
-                visit.streak_s = 0.0
-            visit.facing = is_facing
+                visit.person_key = visit.person_key or key
+            sighting = _Sighting(t, dt, bool(facing[i]), tracks.attributes[i].mood)
+            self._sight(visit, sighting, utc, play, records, closed)
             self._follow_gaze(visit, float(gaze_x[i]), play, t, utc, records)
-            visit.last_mono, visit.last_utc = t, utc
-            visit.is_passer_by = visit.is_passer_by or visit.dwell_s >= self._config.passer_by_min_s
-            visit.is_watcher = visit.is_watcher or visit.streak_s >= self._config.watcher_min_s
-            if t >= visit.next_update_mono:
-                visit.next_update_mono = t + self._config.update_interval_s
-                records.append(self._viewer_record(visit, Status.OPEN))
-                records.append(
-                    self._event(EventKind.VIEWER, Phase.UPDATE, visit.viewer_id, t, utc, self._metrics(visit))
-                )
+            if visit.pending is not None:
+                visit.pending_sightings.append((t, utc, sighting))
+                visit.pending.extend(records[first_records:])
+                visit.pending_closed.extend(closed[first_closed:])
+                del records[first_records:], closed[first_closed:]
+                if self._orphan(None, present, t) is None:
+                    self._commit(visit, records, closed)  # nobody left whom it could continue
 
         for track_id in [k for k, v in self._visits.items() if t - v.last_mono > self._config.lost_after_s]:
             self._end_visit(self._visits.pop(track_id), records, closed)
@@ -192,16 +241,92 @@ class AudienceStage:
         snapshot = AudienceSnapshot(
             t_mono=t,
             t_utc=utc,
-            viewers=tuple(self._viewer(v) for v in self._visits.values()),
+            viewers=tuple(self._viewer(v) for v in self._visits.values() if v.pending is None),
             camera_ok=observation.camera_ok,
         )
         return AudienceUpdate(snapshot=snapshot, records=tuple(records), closed_exposures=tuple(closed))
+
+    def _sight(
+        self,
+        visit: _Visit,
+        sighting: _Sighting,
+        utc: datetime,
+        play: PlayRecord | None,
+        records: list[Record],
+        closed: list[ExposureRecord],
+    ) -> None:
+        """Fold one sighting into a visit: exposure, attention, facing streak, passer-by and watcher, updates."""
+        t, dt, is_facing = sighting.t, sighting.dt, sighting.facing
+        switched = self._switch_exposure(visit, play, t, utc, records, closed, dt if is_facing else 0.0)
+        if is_facing:
+            visit.attention_s += dt
+            visit.streak_s = (
+                visit.streak_s + dt if visit.facing and t - visit.last_mono <= self._config.max_gap_s else 0.0
+            )
+            if visit.exposure is not None and not switched:  # a switch gave dt to the old exposure
+                visit.exposure.attention_s += dt
+        else:
+            visit.streak_s = 0.0
+        visit.facing = is_facing
+        self._remember(visit, sighting, switched)
+        visit.last_mono, visit.last_utc = t, utc
+        visit.is_passer_by = visit.is_passer_by or visit.dwell_s >= self._config.passer_by_min_s
+        visit.is_watcher = visit.is_watcher or visit.streak_s >= self._config.watcher_min_s
+        if t >= visit.next_update_mono:
+            visit.next_update_mono = t + self._config.update_interval_s
+            records.append(self._viewer_record(visit, Status.OPEN))
+            records.append(self._event(EventKind.VIEWER, Phase.UPDATE, visit.viewer_id, t, utc, self._metrics(visit)))
+
+    # -- one visit per person: re-id continuation ----------------------------------------------------------------
+    # The tracker may drop a person's track sooner than `lost_after_s` (a face hidden for a moment) and start a new
+    # one when the face is back. When re-id gives the new track the key of a visit that is still open and whose
+    # track is gone, the visit goes on under the new track: one person, one visit. A new track without a key while
+    # such a visit exists is held back (its rows wait) until its key comes or no such visit is left.
+    def _orphan(self, key: str | None, present: set[int], t: float) -> _Visit | None:
+        """An open, committed visit with a re-id key (this one, or any if None) whose track is not seen now."""
+        for visit in self._visits.values():
+            if (
+                visit.person_key
+                and (key is None or visit.person_key == key)
+                and visit.track_id not in present
+                and visit.pending is None
+                and t - visit.last_mono <= self._config.lost_after_s
+            ):
+                return visit
+        return None
+
+    def _rebind(self, visit: _Visit, track_id: int) -> _Visit:
+        del self._visits[visit.track_id]
+        visit.track_id, visit.continued = track_id, True
+        self._visits[track_id] = visit
+        return visit
+
+    def _continue(self, visit: _Visit, young: _Visit, records: list[Record], closed: list[ExposureRecord]) -> _Visit:
+        """`young` (pending) was `visit`'s person: replay its sightings into `visit` and drop its rows."""
+        del self._visits[young.track_id]
+        self._rebind(visit, young.track_id)
+        visit.attributes = _better(visit.attributes, young.attributes)
+        for t, utc, sighting in young.pending_sightings:
+            dt = min(t - visit.last_mono, self._config.max_gap_s)
+            play = young.exposure.play if young.exposure is not None else None
+            self._sight(visit, _Sighting(t, dt, sighting.facing, sighting.mood), utc, play, records, closed)
+        return visit
+
+    def _commit(self, visit: _Visit, records: list[Record], closed: list[ExposureRecord]) -> None:
+        """A pending visit is a new person after all: its rows go out."""
+        if visit.pending is None:
+            return
+        records.extend(visit.pending)
+        closed.extend(visit.pending_closed)
+        visit.pending, visit.pending_closed, visit.pending_sightings = None, [], []
 
     def switch_play(self, play: PlayRecord | None, t_mono: float, t_utc: datetime) -> AudienceUpdate:
         """The item on screen changed at this tick: close every exposure now and, for the people seen in this
         tick, open one on `play` (None: the screen shows nothing new yet, only close)."""
         records: list[Record] = []
         closed: list[ExposureRecord] = []
+        for visit in self._visits.values():
+            self._commit(visit, records, closed)
         for visit in self._visits.values():
             # Someone not seen in this tick gets an exposure to the new item only when next seen.
             seen_now = visit.last_mono == t_mono
@@ -215,6 +340,7 @@ class AudienceStage:
         records: list[Record] = []
         closed: list[ExposureRecord] = []
         for visit in self._visits.values():
+            self._commit(visit, records, closed)
             self._end_visit(visit, records, closed)
         self._visits.clear()
         snapshot = AudienceSnapshot(t_mono=t_mono, t_utc=t_utc, viewers=())
@@ -252,7 +378,13 @@ class AudienceStage:
             visit.exposure = current = None
         if current is None and play is not None:
             changed = True
-            exposure = _Exposure(exposure_id=new_id(), play=play, started_mono=t, started_utc=utc)
+            exposure = _Exposure(
+                exposure_id=new_id(),
+                play=play,
+                started_mono=t,
+                started_utc=utc,
+                before=self._before(visit, play.started_mono),
+            )
             visit.exposure = exposure
             records.append(self._exposure_record(visit, exposure, None, None, Status.OPEN))
             records.append(
@@ -266,6 +398,30 @@ class AudienceStage:
                 )
             )
         return changed
+
+    # -- reaction to content ------------------------------------------------------------------------------------
+    def _remember(self, visit: _Visit, sighting: _Sighting, switched: bool) -> None:
+        """Keep the sighting for the reaction window and count it towards the open exposure's "after" span."""
+        window = self._config.reaction_window_s
+        visit.recent.append(sighting)
+        while visit.recent and sighting.t - visit.recent[0].t > window:
+            visit.recent.popleft()
+        exposure = visit.exposure
+        if exposure is None or sighting.t - exposure.play.started_mono > window:
+            return
+        # The time since the last sighting belongs to the item shown then: after a switch it is not "after".
+        exposure.after.add(_Sighting(sighting.t, 0.0, sighting.facing, sighting.mood) if switched else sighting)
+
+    def _before(self, visit: _Visit, item_started: float) -> _Reaction | None:
+        """The viewer's sightings in the reaction window before the item started (None if not seen then)."""
+        earliest = item_started - self._config.reaction_window_s
+        span = [s for s in visit.recent if earliest < s.t <= item_started]
+        if not span:
+            return None
+        reaction = _Reaction()
+        for sighting in span:
+            reaction.add(sighting)
+        return reaction
 
     def _exposure_record(
         self, visit: _Visit, exposure: _Exposure, end_mono: float | None, end_utc: datetime | None, status: Status
@@ -287,6 +443,10 @@ class AudienceStage:
             held=attention >= self._config.hold_threshold_s,
             reward=attention if closed else None,
             status=status,
+            attention_share_before=exposure.before.share if closed and exposure.before is not None else None,
+            attention_share_after=exposure.after.share if closed else None,
+            mood_before=exposure.before.mood if closed and exposure.before is not None else None,
+            mood_after=exposure.after.mood if closed else None,
         )
 
     # -- reading -------------------------------------------------------------------------------------------------
@@ -297,7 +457,7 @@ class AudienceStage:
         measured = math.isfinite(gaze_deg)
         if measured:
             visit.gaze_mono = t
-        elif not visit.reading.reading and t - visit.gaze_mono > self._reading_window_s:
+        elif not visit.reading.reading and t - visit.gaze_mono > self._reading_params.window_s:
             return  # no gaze for a whole window: nothing to detect, and no cost per tick
         x = 0.5 + gaze_deg / self._config.reading_span_deg if measured else None
         change = visit.reading.update(t, x)
@@ -312,6 +472,7 @@ class AudienceStage:
         return self._event(EventKind.VIEWER, Phase.UPDATE, visit.viewer_id, t, utc, payload)
 
     def _end_visit(self, visit: _Visit, records: list[Record], closed: list[ExposureRecord]) -> None:
+        self._commit(visit, records, closed)
         if visit.reading.reading:
             play = visit.exposure.play if visit.exposure is not None else None
             records.append(self._reading_event(visit, False, play, visit.last_mono, visit.last_utc))

@@ -10,19 +10,20 @@ from signage.config.base import Section
 
 
 class DecisionConfig(Section):
-    policy: Literal["round_robin", "random", "demographic", "contextual", "river_linear"] = Field(
+    policy: Literal["round_robin", "random", "demographic", "contextual", "river_linear", "linucb"] = Field(
         default="contextual",
         description=(
             "The policy that picks the next item: round_robin (the plain playlist), random (uniform), demographic "
             "(a fixed table from the age band and gender present), contextual (the engine's online learner), "
-            "river_linear (the same learner's shape on a river model; slower, kept for comparison)."
+            "river_linear (the same learner's shape on a river model; slower, kept for comparison), linucb (disjoint "
+            "LinUCB over plain context features: the published anchor the learner is measured against)."
         ),
     )
     fallback_item: str | None = Field(
         default=None, description="Item shown when nothing is eligible; the first pool item if unset."
     )
     learner_learning_rate: float = Field(
-        default=0.3,
+        default=0.1,
         gt=0,
         le=1.5,
         description=(
@@ -31,7 +32,7 @@ class DecisionConfig(Section):
         ),
     )
     learner_temperature: float = Field(
-        default=0.15,
+        default=0.01,
         gt=0,
         le=10,
         description="Softmax temperature over predicted rewards (in units of learner_reward_scale_s); lower exploits.",

@@ -61,6 +61,15 @@ class PerceptionConfig(Section):
         description="At most this many tracked faces get fresh landmarks (and irises when facing) per frame, the "
         "stalest first; new faces always do. The others keep their last values, their boxes carried by their motion.",
     )
+    iris_refreshes_per_frame: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Of the faces refreshed in a frame, at most this many that face the screen get their irises "
+        "measured (two iris-model calls each), the stalest first, attentive faces (gaze on the screen) before others; "
+        "the rest keep their last eye measurement, added to their fresh head pose. 1: the engine's cost at 6 faces is "
+        "about a third of the naive schedule's (2: about 40%), each of 6 attentive faces measured every ~6 frames.",
+    )
     age_min_confidence: float = Field(
         default=0.45,
         ge=0,
@@ -76,11 +85,19 @@ class PerceptionConfig(Section):
         le=1,
         description="Below this share of the expression model's probability in one mood band, mood is unknown.",
     )
+    reid_enabled: bool = Field(
+        default=True,
+        description="Re-identify returning viewers with face embeddings (RAM only). Off: no embedding is computed, "
+        "the re-id model is not loaded, and each track counts as its own visit.",
+    )
     reid_match_similarity: float = Field(
-        default=0.75,
+        default=0.925,
         gt=-1,
         lt=1,
-        description="Least cosine similarity of two face embeddings for them to count as the same person.",
+        # dlib's descriptors: same person under Euclidean 0.6, about cosine 0.91 at their usual length (1.3-1.5); on
+        # the test portraits the same person measured >= 0.976 and others <= 0.906, so a little stricter than dlib.
+        description="Least cosine similarity of two face embeddings (dlib's 128-d descriptors) for them to count as "
+        "the same person.",
     )
     reid_ttl_s: float = Field(
         default=1800.0,
@@ -88,4 +105,44 @@ class PerceptionConfig(Section):
         le=86400,
         description="Re-identification embeddings are forgotten this long after the person was last seen "
         "(RAM only, never written or sent).",
+    )
+    bodies: bool = Field(
+        default=True,
+        description="Run the body-pose model (MoveNet MultiPose) so people whose face is not seen (back turned, "
+        "walking past) are tracked and counted as passers-by.",
+    )
+    body_every_n_frames: int = Field(
+        default=5,
+        ge=1,
+        le=120,
+        description="Run body detection on every Nth frame (one run costs about 7 face detections); in between, "
+        "the faceless bodies of the last run are carried forward at their measured speed.",
+    )
+    body_input_long_side: int = Field(
+        default=256,
+        ge=128,
+        le=512,
+        multiple_of=32,
+        description="Frames are scaled so their longer side is this for body detection (256 is the model's own).",
+    )
+    body_min_score: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Least person score for a body to count (bodies with hidden faces score 0.2-0.5, blank and "
+        "textured frames below 0.02).",
+    )
+    body_keypoint_min_score: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="Least keypoint score for a body keypoint to count as seen (for facing, back turned and the "
+        "face-on-body check).",
+    )
+    body_face_min_score: float = Field(
+        default=0.52,
+        gt=0,
+        lt=1,
+        description="Least mean score of a body's nose and eye keypoints for its face to count as seen (facing vs "
+        "back turned: the model guesses face points on the back of a head at lower scores).",
     )

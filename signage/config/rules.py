@@ -24,6 +24,14 @@ end_date = 2026-03-31
 
 Validation here is pure (no pool lookups): keys that name items, advertisers or categories missing from the content
 pool are errors raised when the decision engine compiles the rules against the pool.
+
+An item's schedule, flight dates and shares can also be set in the content pool (`schedule`, `start_date`,
+`end_date`, `share_min`, `share_max` on its `[[item]]`): for that item each key the pool sets replaces the same key
+here (a pool schedule replaces `windows` and `dayparts`); caps and kill switches are set here only.
+
+The control arm (`control_share`) is capped and paced on its own delivery: it may start its share of each cap's
+plays (the learner the rest, the screen never more than the cap), and min/max shares are paced on the control
+arm's seconds and on the learner's separately, so they hold on both and on the whole screen.
 """
 
 from __future__ import annotations

@@ -34,10 +34,41 @@ class SimConfig(Section):
         default=3.0, ge=1, le=20, description="How many times more often a moving item is noticed than a still one."
     )
     base_watch_s: float = Field(
-        default=2.5, gt=0, le=120, description="Mean watching time for an irrelevant item once noticed."
+        default=6.0,
+        ge=4.0,
+        le=120,
+        description="Mean watching time of a held watch of an irrelevant item (a held watch lasts past the hold time).",
+    )
+    hold_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Share of noticings of an irrelevant item that hold attention; the rest are short looks (1-2.5 s).",
     )
     relevance_hold_effect: float = Field(
-        default=2.5, ge=1, le=20, description="How many times longer a fully relevant item holds attention."
+        default=2.5,
+        ge=1,
+        le=20,
+        description="How many times more often a fully relevant item holds attention than an irrelevant one.",
+    )
+    relevance_duration_effect: float = Field(
+        default=1.5, ge=1, le=20, description="How many times longer a fully relevant item is watched once held."
+    )
+    taste_likes: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Categories or tags each shopper personally likes, drawn around their age band and gender's taste "
+        "(hidden individual taste: demographics explain only part of it).",
+    )
+    taste_like_boost: float = Field(
+        default=3.0, ge=0, le=10, description="How much a liked category or tag adds to a shopper's taste (logit)."
+    )
+    group_follow_effect: float = Field(
+        default=3.0,
+        ge=1,
+        le=20,
+        description="How many times more often someone notices the screen while a companion watches it.",
     )
     detection_miss_rate: float = Field(
         default=0.02, ge=0, le=0.5, description="Chance a present person is missed in one tick (sensor noise)."
@@ -63,12 +94,12 @@ class SimConfig(Section):
         default=0.06, ge=0, le=1, description="Share of young-looking people whose age band stays unknown."
     )
     novelty_wear: float = Field(
-        default=0.3,
+        default=0.5,
         ge=0,
         le=1,
         description=(
-            "How much less an item appeals to a shopper each time they watched it before (0.3: 30% less after one "
-            "watch, 51% after two); a returning viewer wears items out."
+            "How much less an item appeals to a shopper each time they watched it before (0.5: half after one "
+            "watch, a quarter after two); a returning viewer wears items out."
         ),
     )
     taste_drift_sd: float = Field(
@@ -102,6 +133,12 @@ class SimConfig(Section):
         if any(w < 0 for w in value) or sum(value) <= 0:
             raise ValueError("weights must be >= 0 with a positive sum")
         return value
+
+    @model_validator(mode="after")
+    def _hold_at_most_certain(self) -> SimConfig:
+        if self.hold_share * self.relevance_hold_effect > 1.0:
+            raise ValueError("hold_share * relevance_hold_effect must be <= 1 (a probability of holding)")
+        return self
 
     @model_validator(mode="after")
     def _can_cross(self) -> SimConfig:

@@ -21,40 +21,51 @@ _YOUNG_BANDS = frozenset({AgeBand.CHILD, AgeBand.TEEN})
 
 
 class WearMemory:
-    """How often each anonymous viewer key watched each item, forgotten `ttl` after the last watch (RAM only)."""
+    """How often each anonymous viewer key watched each item, forgotten `ttl` after the last watch (RAM only).
 
-    def __init__(self, *, ttl: timedelta, max_viewers: int = 50_000) -> None:
+    When the caller passes the exposure's attention, a watch of at least `held_s` also marks the item as one the
+    viewer was held by (`item:<id>:held`): a returning viewer's own taste, which no demographic says."""
+
+    def __init__(self, *, ttl: timedelta, max_viewers: int = 50_000, held_s: float = 3.0) -> None:
         self.ttl = ttl
+        self.held_s = held_s
         self._max_viewers = max_viewers
-        self._watched: dict[str, dict[str, tuple[int, datetime]]] = {}  # key → item → (times, last); oldest first
+        # key → item → (times, last, held); oldest key first
+        self._watched: dict[str, dict[str, tuple[int, datetime, bool]]] = {}
 
-    def watched(self, viewer_key: str, item_id: str, t_utc: datetime) -> None:
+    def watched(self, viewer_key: str, item_id: str, t_utc: datetime, *, attention_s: float | None = None) -> None:
         if self.ttl <= timedelta(0):
             return
         items = self._watched.pop(viewer_key, {})
-        times, last = items.get(item_id, (0, t_utc))
-        items[item_id] = ((times if last > t_utc - self.ttl else 0) + 1, t_utc)
+        times, last, held = items.get(item_id, (0, t_utc, False))
+        fresh = last > t_utc - self.ttl
+        now_held = attention_s is not None and attention_s >= self.held_s
+        items[item_id] = ((times if fresh else 0) + 1, t_utc, (held and fresh) or now_held)
         self._watched[viewer_key] = items  # re-inserted: most recent last
         while len(self._watched) > self._max_viewers:
             del self._watched[next(iter(self._watched))]
 
     def features(self, viewer_keys: Iterable[str], t_utc: datetime) -> dict[str, float]:
-        """Per item watched by anyone present: the share of those present who watched it (`item:<id>:seen`) and
-        who watched it twice or more (`item:<id>:seen_again`), within the time to live."""
+        """Per item watched by anyone present: the share of those present who watched it (`item:<id>:seen`), who
+        watched it twice or more (`item:<id>:seen_again`) and who were held by it (`item:<id>:held`, only when
+        attention was given), within the time to live."""
         keys = list(viewer_keys)
         if not keys or not self._watched:
             return {}
         since = t_utc - self.ttl
         seen: Counter[str] = Counter()
         again: Counter[str] = Counter()
+        held: Counter[str] = Counter()
         for key in keys:
-            for item_id, (times, last) in self._watched.get(key, {}).items():
+            for item_id, (times, last, was_held) in self._watched.get(key, {}).items():
                 if last > since:
                     seen[item_id] += 1
                     again[item_id] += times >= 2
+                    held[item_id] += was_held
         n = len(keys)
         features = {f"item:{item_id}:seen": count / n for item_id, count in seen.items()}
         features.update({f"item:{item_id}:seen_again": count / n for item_id, count in again.items() if count})
+        features.update({f"item:{item_id}:held": count / n for item_id, count in held.items() if count})
         return features
 
 

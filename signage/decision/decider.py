@@ -2,27 +2,35 @@
 
 Each decision:
 1. builds the context from the audience snapshot (store-local time);
-2. filters the pool through the operator rules (`signage.decision.rules`), keeping why each item was excluded;
-3. draws the arm: with probability `control_share` the plain playlist decides (arm "control"), otherwise the
+2. draws the arm: with probability `control_share` the plain playlist decides (arm "control"), otherwise the
    learner (arm "learner"), which with probability `exploration_floor` picks uniformly among the eligible items
    and otherwise asks the policy;
-4. when nothing is eligible, shows the configured fallback item: never a black screen.
+3. filters the pool through the operator rules (`signage.decision.rules`) once per arm, keeping why each item was
+   excluded: the safety rules (kill switches, blocked, restricted, schedules, no repeat) are the same for both, but
+   caps and shares are counted on each arm's own delivery (`DeliveryHistory.view`), so the control arm is a plain
+   playlist on its own slots that the learner cannot starve or shape (its uplift estimate stays unbiased), and
+   every min/max share holds on the control slots, on the learner slots, and so on the whole screen;
+4. when nothing is eligible for the drawn arm, shows the configured fallback item: never a black screen.
 
-The logged propensity is the true probability of the chosen item given the context and the eligible set, over
-all of that mixing: p(x) = c * [playlist's next == x] + (1 - c) * (e / n + (1 - e) * q(x)), with q the policy's
+The logged eligible set is the drawn arm's. The logged propensity is the true probability of the chosen item given
+the context and both arms' eligible sets, over all of that mixing:
+p(x) = c * [playlist's next == x] + (1 - c) * (e / n + (1 - e) * q(x)), with the playlist's next taken among the
+control arm's items (the fallback if none), n and q among the learner's (the fallback if none) and q the policy's
 probability of x. When the policy does not pick x itself, q(x) comes from its `probabilities(context, eligible)`
 if it has one; a policy without it must be deterministic (propensity 1), and is then asked on a copy of itself.
 When the policy *is* the plain playlist, every decision is a control decision and no mixing applies.
 
 The Decider remembers what the rules need from calls the engine makes: `played(...)` when an item leaves the
-screen (measured seconds, for shares) and `watched(...)` when an exposure closes (for no repeat); plays count
-against caps from the moment they are decided.
+screen (measured seconds, for shares; credited to the arm of the latest decision for that item) and `watched(...)`
+when an exposure closes (for no repeat); plays count against caps from the moment they are decided. After a
+restart, pass `history=DeliveryHistory.from_store(...)` so caps and shares go on from the logged plays.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,15 +38,16 @@ from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 from signage.config import Config
-from signage.config.rules import RulesConfig
+from signage.config.rules import RulesConfig, ScopeRulesConfig
 from signage.decision.context import WearMemory, build_context, viewer_key
-from signage.decision.history import DeliveryHistory, ViewerMemory
+from signage.decision.history import CONTROL, LEARNER, DeliveryHistory, ViewerMemory
 from signage.decision.policy import Policy
 from signage.decision.rules import Eligibility, RuleSet, apply_rules
 from signage.types import AudienceSnapshot, ContentItem, Context, Decision
 
-CONTROL = "control"
-LEARNER = "learner"
+__all__ = ["CONTROL", "LEARNER", "Choice", "Decider", "Playlist", "probability_of"]
+
+_PENDING_KEEP = timedelta(hours=1)  # a decision whose play has not ended within this long was skipped
 
 
 @runtime_checkable
@@ -110,6 +119,8 @@ class Decider:
         rules: RulesConfig | None = None,
         seed: int = 0,
         wear_memory: timedelta = timedelta(hours=12),
+        item_rules: Mapping[str, ScopeRulesConfig] | None = None,
+        history: DeliveryHistory | None = None,
     ) -> None:
         if not items:
             raise ValueError("the content pool is empty: nothing to show")
@@ -122,15 +133,28 @@ class Decider:
         self._fallback_id = fallback_item
         self._rng = random.Random(seed)
         self._playlist = Playlist(order=[item.item_id for item in self._items])
-        self._history = DeliveryHistory(timezone=timezone)
+        if history is not None and history.timezone != timezone:
+            raise ValueError(f"the delivery history is in {history.timezone}, the screen in {timezone}")
+        self._history = history if history is not None else DeliveryHistory(timezone=timezone)
+        self._pending: deque[tuple[datetime, str, str]] = deque()  # (decided, item, arm) not yet played
+        self._item_rules: Mapping[str, ScopeRulesConfig] = dict(item_rules or {})
         self._viewer_keys: dict[str, str] = {}  # viewer id -> no-repeat key, for viewers seen in snapshots
         self._memory: ViewerMemory | None = None
         self._wear = WearMemory(ttl=wear_memory)  # what returning viewers watched, for the learner's context
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
 
     @classmethod
-    def from_config(cls, policy: Policy, items: Sequence[ContentItem], config: Config) -> Decider:
-        """The decider the engine runs: the store's time zone, the fallback item and the operator rules."""
+    def from_config(
+        cls,
+        policy: Policy,
+        items: Sequence[ContentItem],
+        config: Config,
+        *,
+        item_rules: Mapping[str, ScopeRulesConfig] | None = None,
+        history: DeliveryHistory | None = None,
+    ) -> Decider:
+        """The decider the engine runs: the store's time zone, the fallback item and the operator rules, with the
+        pool's own per-item rules (`ContentPool.item_rules`) and the delivery so far (after a restart)."""
         return cls(
             policy,
             items,
@@ -138,28 +162,36 @@ class Decider:
             fallback_item=config.decision.fallback_item,
             rules=config.rules,
             seed=config.decision.learner_seed,
+            item_rules=item_rules,
+            history=history,
         )
 
     # -- what operators change without a restart -----------------------------------------------------------------
-    def set_items(self, items: Sequence[ContentItem]) -> None:
-        """A new content pool (hot reload): the rules are compiled against it first; on an error nothing changes."""
+    def set_items(
+        self, items: Sequence[ContentItem], *, item_rules: Mapping[str, ScopeRulesConfig] | None = None
+    ) -> None:
+        """A new content pool (hot reload) with its per-item rules (schedules, shares): the rules are compiled
+        against it first; on an error nothing changes. Delivery so far (caps, shares) carries over."""
         if not items:
             raise ValueError("the content pool is empty: nothing to show")
-        previous = self._items
+        previous, previous_rules = self._items, self._item_rules
         self._items = tuple(items)
+        self._item_rules = dict(item_rules or {})
         if self._fallback_id is not None and self._fallback_id not in {item.item_id for item in self._items}:
-            self._items = previous
+            self._items, self._item_rules = previous, previous_rules
             raise ValueError(f"decision.fallback_item {self._fallback_id!r} is not in the new content pool")
         try:
             self.set_rules(self._rules_config)
         except Exception:
-            self._items = previous
+            self._items, self._item_rules = previous, previous_rules
             raise
         self._playlist = Playlist(order=[item.item_id for item in self._items])
 
     def set_rules(self, rules: RulesConfig) -> None:
         """Apply new rules (validated against the pool first: on an error the old rules stay)."""
-        compiled = RuleSet.compile(rules, self._items, timezone=self._timezone, fallback_item=self._fallback_id)
+        compiled = RuleSet.compile(
+            rules, self._items, timezone=self._timezone, fallback_item=self._fallback_id, item_rules=self._item_rules
+        )
         if self._fallback_id is not None:
             fallback = next(item for item in self._items if item.item_id == self._fallback_id)
         else:
@@ -185,10 +217,27 @@ class Decider:
     def fallback(self) -> ContentItem:
         return self._fallback
 
+    @property
+    def history(self) -> DeliveryHistory:
+        return self._history
+
     # -- what the engine reports -------------------------------------------------------------------------------
-    def played(self, item_id: str, started_utc: datetime, ended_utc: datetime) -> None:
-        """An item left the screen: credit its measured seconds to the shares."""
-        self._history.played(item_id, started_utc, ended_utc)
+    def played(self, item_id: str, started_utc: datetime, ended_utc: datetime, *, arm: str | None = None) -> None:
+        """An item left the screen: credit its measured seconds to the shares of the arm that decided it (given,
+        or that of the latest decision for the item made by the time it started; none: an interactive page)."""
+        if arm is None:
+            arm = self._arm_of(item_id, started_utc)
+        self._history.played(item_id, started_utc, ended_utc, arm=arm)
+
+    def _arm_of(self, item_id: str, started_utc: datetime) -> str:
+        while self._pending and self._pending[0][0] < started_utc - _PENDING_KEEP:
+            self._pending.popleft()  # skipped decisions: their items never reached the screen
+        for index in range(len(self._pending) - 1, -1, -1):
+            decided, pending_id, arm = self._pending[index]
+            if pending_id == item_id and decided <= started_utc:
+                del self._pending[index]
+                return arm
+        return LEARNER
 
     def watched(self, viewer_id: str, item_id: str, *, attention_s: float, t_utc: datetime) -> None:
         """An exposure closed: remember the item for this viewer if they paid it enough attention."""
@@ -210,21 +259,34 @@ class Decider:
             del self._viewer_keys[next(iter(self._viewer_keys))]
         assert self._memory is not None
         watched = self._memory.seen_by(keys, context.t_utc) if self._rules.no_repeat else frozenset()
-        eligibility = apply_rules(self._items, self._rules, context, self._history, watched)
-        choice = self._choose(context, eligibility)
-        self._history.started(choice.decision.item_id, context.t_utc)
-        return choice
-
-    def _choose(self, context: Context, eligibility: Eligibility) -> Choice:
         is_playlist = self.policy.name == "round_robin"
         control_share = 1.0 if is_playlist else self._rules.control_share
         # The arm is drawn for every decision, fallbacks included, so the control arm stays a fixed random share.
         arm = CONTROL if is_playlist or self._rng.random() < control_share else LEARNER
+        by_arm: dict[str, Eligibility] = {}
+        for name, part in ((CONTROL, control_share), (LEARNER, 1.0 - control_share)):
+            if part > 0:  # the arm can be drawn: its eligible set enters every propensity
+                view = self._history.view(name, part)
+                by_arm[name] = apply_rules(self._items, self._rules, context, view, watched)
+        choice = self._choose(context, by_arm, arm, control_share, is_playlist)
+        self._history.started(choice.decision.item_id, context.t_utc, arm=arm)
+        self._pending.append((context.t_utc, choice.decision.item_id, arm))
+        while len(self._pending) > 256:
+            self._pending.popleft()
+        return choice
+
+    def _choose(
+        self, context: Context, by_arm: Mapping[str, Eligibility], arm: str, control_share: float, is_playlist: bool
+    ) -> Choice:
+        eligibility = by_arm[arm]
         summary = eligibility.summary()
+        fallback_id = self._fallback.item_id
         if not eligibility.eligible:
             why = "screen killed" if eligibility.screen_killed else "nothing eligible"
-            decision = Decision(self._fallback.item_id, 1.0, _join(f"fallback item ({why})", summary))
-            return Choice(context, (self._fallback.item_id,), decision, arm, eligibility.excluded, fallback=True)
+            reason = _join(f"fallback item ({why})", summary)
+            propensity = 1.0 if is_playlist else self._mixture(context, by_arm, control_share, fallback_id, None)
+            decision = Decision(fallback_id, propensity, reason)
+            return Choice(context, (fallback_id,), decision, arm, eligibility.excluded, fallback=True)
         eligible = eligibility.eligible
         ids = tuple(item.item_id for item in eligible)
         if is_playlist:
@@ -234,24 +296,48 @@ class Decider:
             return Choice(context, ids, decision, arm, eligibility.excluded)
 
         explore = self._rules.exploration_floor
-        playlist_next = self._playlist.peek(ids)
         learner_q: float | None = None
         if arm == CONTROL:
-            item_id, reason = playlist_next, "control arm: next in playlist"
-            self._playlist.advance(item_id)
+            item_id, reason = self._playlist.peek(ids), "control arm: next in playlist"
         elif explore > 0 and self._rng.random() < explore:
             item_id, reason = self._rng.choice(ids), "exploration floor: uniform among eligible"
         else:
             picked = self.policy.select(context, eligible)
             self._check(picked, ids)
             item_id, reason, learner_q = picked.item_id, picked.reason, picked.propensity
-        if learner_q is None and (control_share < 1.0 and explore < 1.0):
-            learner_q = self._learner_probability(context, eligible, item_id)
-        propensity = control_share * (playlist_next == item_id) + (1 - control_share) * (
-            explore / len(ids) + (1 - explore) * (learner_q or 0.0)
-        )
-        decision = Decision(item_id, min(1.0, propensity), _join(reason, summary))
+        propensity = self._mixture(context, by_arm, control_share, item_id, learner_q)
+        if arm == CONTROL:
+            self._playlist.advance(item_id)
+        decision = Decision(item_id, propensity, _join(reason, summary))
         return Choice(context, ids, decision, arm, eligibility.excluded)
+
+    def _mixture(
+        self,
+        context: Context,
+        by_arm: Mapping[str, Eligibility],
+        control_share: float,
+        item_id: str,
+        learner_q: float | None,
+    ) -> float:
+        """The probability that this decision shows `item_id`, over the arm draw, the playlist, the exploration
+        floor and the policy, each arm on its own eligible set (the fallback where that set is empty)."""
+        fallback_id = self._fallback.item_id
+        p_control = 0.0
+        control = by_arm.get(CONTROL)
+        if control is not None:
+            ids = [item.item_id for item in control.eligible]
+            p_control = float((self._playlist.peek(ids) if ids else fallback_id) == item_id)
+        p_learner = 0.0
+        learner = by_arm.get(LEARNER)
+        if learner is not None:
+            if not learner.eligible:
+                p_learner = float(item_id == fallback_id)
+            elif item_id in {item.item_id for item in learner.eligible}:
+                explore = self._rules.exploration_floor
+                if learner_q is None and explore < 1.0:
+                    learner_q = self._learner_probability(context, learner.eligible, item_id)
+                p_learner = explore / len(learner.eligible) + (1 - explore) * (learner_q or 0.0)
+        return min(1.0, control_share * p_control + (1 - control_share) * p_learner)
 
     def _learner_probability(self, context: Context, eligible: Sequence[ContentItem], item_id: str) -> float:
         probability = probability_of(self.policy, context, eligible, item_id)

@@ -10,6 +10,15 @@ that is filtered out gets one short reason (the first rule that refused it), in 
 8. no repeat for a present viewer who already watched the item,
 then 9. pacing: while a scope is behind its guaranteed min share, only behind scopes' items stay eligible.
 
+Caps and shares are read through a `DeliveryView`: for the Decider, one arm's view of the delivery history
+(`signage.decision.history.ArmView`), so the control arm is capped and paced on its own slots, apart from the
+learner, while rules 1-5 and 8 are the same for every arm.
+
+Per-item rules come from two places: `[rules.items.<id>]` in the config, and an item's own `schedule`,
+`start_date`, `end_date`, `share_min` and `share_max` in the content pool. For one item, each key the pool sets
+replaces the config's (a pool `schedule` replaces the config's `windows` and `dayparts` of that item); caps and kill
+switches stay in the config; advertiser and category rules apply on top of both.
+
 The fallback item (chosen by the Decider when nothing is left) is exempt from 5-9; `RuleSet.compile` refuses a
 fallback that is restricted, blocked or killed, so the fallback can never break 2-4.
 """
@@ -23,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
+
+from pydantic import ValidationError
 
 from signage.config.rules import RulesConfig, ScopeRulesConfig
 from signage.decision.pacing import behind_min_share, effective_margin, over_max_share
@@ -85,16 +96,26 @@ class RuleSet:
 
     @classmethod
     def compile(
-        cls, config: RulesConfig, items: Sequence[ContentItem], *, timezone: str, fallback_item: str | None = None
+        cls,
+        config: RulesConfig,
+        items: Sequence[ContentItem],
+        *,
+        timezone: str,
+        fallback_item: str | None = None,
+        item_rules: Mapping[str, ScopeRulesConfig] | None = None,
     ) -> RuleSet:
-        """Resolve the config's keys against the pool; every key that matches nothing is reported at once."""
+        """Resolve the config's keys against the pool; every key that matches nothing is reported at once.
+
+        `item_rules` are the pool's own per-item rules (`ContentPool.item_rules`), merged over the config's
+        `[rules.items]` key by key; those of items not in `items` (quarantined, detail pages) are ignored."""
         dayparts = {
             name: tuple(Window.from_config(w) for w in windows) for name, windows in (config.dayparts or {}).items()
         }
         scopes: list[ScopeRule] = []
         problems: list[str] = []
+        per_item = _merge_item_rules(config.items, item_rules, {item.item_id for item in items}, problems)
         groups: tuple[tuple[str, str, dict[str, ScopeRulesConfig] | None, Callable[[ContentItem], str]], ...] = (
-            ("items", "item", config.items, _item_id),
+            ("items", "item", per_item, _item_id),
             ("advertisers", "advertiser", config.advertisers, _advertiser),
             ("categories", "category", config.categories, _category),
         )
@@ -106,6 +127,11 @@ class RuleSet:
                     problems.append(f"rules.{section}.{key!r}: no {label} of that name in the content pool ({known})")
                     continue
                 scopes.append(_compile_scope(f"{label} {key}", ids, scope, dayparts))
+        item_min = sum(scope.min_share or 0.0 for scope in (per_item or {}).values())
+        if item_min > 1.0 + 1e-9:
+            problems.append(
+                f"items: min shares of the pool and [rules.items] add up to {item_min:g}, more than the whole screen"
+            )
         rules = cls(
             timezone=timezone,
             screen_killed=config.screen_killed,
@@ -133,6 +159,29 @@ class RuleSet:
         if problems:
             raise RulesError("; ".join(problems))
         return rules
+
+
+def _merge_item_rules(
+    config_items: Mapping[str, ScopeRulesConfig] | None,
+    pool_items: Mapping[str, ScopeRulesConfig] | None,
+    known_ids: set[str],
+    problems: list[str],
+) -> dict[str, ScopeRulesConfig] | None:
+    """The config's per-item rules with the pool's keys written over them (the pool wins, key by key)."""
+    merged = dict(config_items or {})
+    for item_id, pool_rule in (pool_items or {}).items():
+        if item_id not in known_ids:
+            continue
+        update = {key: getattr(pool_rule, key) for key in pool_rule.model_fields_set}
+        if "windows" in update:
+            update["dayparts"] = []  # the pool's schedule is the item's whole schedule
+        base = merged.get(item_id)
+        try:
+            merged[item_id] = ScopeRulesConfig.model_validate((base.model_dump() if base else {}) | update)
+        except ValidationError as exc:
+            reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors(include_url=False))
+            problems.append(f"item {item_id!r}: the pool's rules do not fit [rules.items.{item_id}]: {reason}")
+    return merged or None
 
 
 def _item_id(item: ContentItem) -> str:
@@ -164,13 +213,16 @@ def _compile_scope(
 
 
 class DeliveryView(Protocol):
-    """The read side of the delivery history that the rules consult."""
+    """The read side of the delivery history that the rules consult: the whole screen's, or one arm's."""
+
+    @property
+    def part(self) -> float:
+        """The part of every cap (and of the max-share warm-up) this view stands for: 1 for the whole screen."""
+        ...
 
     def local_day(self, t_utc: datetime) -> date: ...
 
-    def plays_last_hour(self, item_ids: frozenset[str], t_utc: datetime) -> int: ...
-
-    def plays_on(self, item_ids: frozenset[str], day: date) -> int: ...
+    def cap_reached(self, item_ids: frozenset[str], cap: int, t_utc: datetime, *, per_day: bool) -> bool: ...
 
     def seconds_on(self, item_ids: frozenset[str], day: date) -> float: ...
 
@@ -212,11 +264,11 @@ def _first_refusal(
             return f"schedule: outside the hours of {scope.name}"
     day = local.date()
     for scope in scopes:
-        hourly = scope.max_plays_per_hour
-        if hourly is not None and history.plays_last_hour(scope.item_ids, context.t_utc) >= hourly:
-            return f"cap: {scope.max_plays_per_hour} plays per hour ({scope.name})"
-        if scope.max_plays_per_day is not None and history.plays_on(scope.item_ids, day) >= scope.max_plays_per_day:
-            return f"cap: {scope.max_plays_per_day} plays per day ({scope.name})"
+        hourly, daily = scope.max_plays_per_hour, scope.max_plays_per_day
+        if hourly is not None and history.cap_reached(scope.item_ids, hourly, context.t_utc, per_day=False):
+            return f"cap: {hourly} plays per hour ({scope.name})"
+        if daily is not None and history.cap_reached(scope.item_ids, daily, context.t_utc, per_day=True):
+            return f"cap: {daily} plays per day ({scope.name})"
     total_s = history.total_seconds_on(day)
     for scope in scopes:
         if scope.max_share is not None:
@@ -227,7 +279,7 @@ def _first_refusal(
                 duration_s=item.duration_s,
                 max_share=scope.max_share,
                 margin=margin,
-                warmup_s=rules.pacing_warmup_s,
+                warmup_s=rules.pacing_warmup_s * history.part,  # an arm's seconds grow at its part of the pace
             ):
                 return f"share: at its max share of {scope.max_share:g} ({scope.name})"
     if item.item_id in watched:

@@ -2,6 +2,11 @@
 
 With --json each frame is one JSON object on its own line (JSON Lines), so a long video streams; without it, one
 short line per frame. Images are read with OpenCV (png, jpg, bmp, ...); anything else is opened as a video.
+
+Each face also gets its age band, gender and mood with their confidences. On an image they are estimated at once. In
+a video they come as the engine gets them, once per track: faces are tracked (`track` is the anonymous track id, null
+until the tracker confirms the person) and the track profiler describes each track when it first faces the camera,
+so `attributes` is null until then. Re-identification is not run here (no person keys are made).
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from signage.config import ConfigError, load_config
+from signage.config import Config, ConfigError, load_config
+from signage.perception.attributes import FaceAttributes
 from signage.perception.models import ModelError
 from signage.perception.pipeline import FaceAnalysis, FacePipeline
-from signage.types import Frame
+from signage.perception.profiles import TrackProfiler
+from signage.tracking import PersonDetections, Tracker
+from signage.tracking.geometry import body_from_face, iou
+from signage.types import Attributes, Frame, Tracks
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -55,6 +65,68 @@ def frames_of(path: Path) -> Iterator[Frame]:
         raise SourceError(f"{path}: no frame could be read")
 
 
+MIN_TRACK_IOU = 0.3  # a face belongs to the track whose box overlaps its box or its implied body this much
+
+
+def attributes_json(attributes: Attributes) -> dict[str, Any]:
+    return {
+        "age_band": attributes.age_band.value,
+        "age_confidence": round(attributes.age_confidence, 3),
+        "gender": attributes.gender.value,
+        "gender_confidence": round(attributes.gender_confidence, 3),
+        "mood": attributes.mood.value,
+        "mood_confidence": round(attributes.mood_confidence, 3),
+    }
+
+
+def tracks_of_faces(result: FaceAnalysis, tracks: Tracks) -> list[int | None]:
+    """For each face, the index of its track in `tracks` (None: no confirmed track), one face per track."""
+    owners: list[int | None] = [None] * len(result)
+    if len(result) == 0 or len(tracks.ids) == 0:
+        return owners
+    faces = result.detections.boxes.astype(np.float64)
+    boxes = tracks.boxes.astype(np.float64)
+    overlap = np.maximum(iou(faces, boxes), iou(body_from_face(faces), boxes))
+    while overlap.size and overlap.max() >= MIN_TRACK_IOU:
+        face, track = np.unravel_index(int(np.argmax(overlap)), overlap.shape)
+        owners[int(face)] = int(track)
+        overlap[face, :] = -1
+        overlap[:, track] = -1
+    return owners
+
+
+class FaceDescriber:
+    """Track ids and attributes for the faces of each frame: per image at once, per track in a video."""
+
+    def __init__(self, config: Config, *, video: bool) -> None:
+        attributes = FaceAttributes.from_config(config)
+        self._attributes = attributes
+        self._tracker = Tracker(config.tracking) if video else None
+        self._profiler = TrackProfiler(attributes=attributes, embedder=None, memory=None) if video else None
+
+    def describe(self, frame: Frame, result: FaceAnalysis) -> list[dict[str, Any]]:
+        """One {"track", "attributes"} per face, in the result's order."""
+        if self._tracker is None or self._profiler is None:
+            found = self._attributes.estimate(frame, result.detections)
+            return [{"track": None, "attributes": attributes_json(a)} for a in found]
+        detections = PersonDetections.from_faces(result.detections, result.head_pose, result.gaze)
+        tracks = self._tracker.update(detections, frame.t_mono)
+        tracks = self._profiler.annotate(frame, result.detections, tracks, frame.t_mono)
+        described: list[dict[str, Any]] = []
+        for owner in tracks_of_faces(result, tracks):
+            if owner is None:
+                described.append({"track": None, "attributes": None})
+                continue
+            known = tracks.attributes[owner]
+            described.append(
+                {
+                    "track": int(tracks.ids[owner]),
+                    "attributes": None if known == Attributes() else attributes_json(known),
+                }
+            )
+        return described
+
+
 def _line(result: FaceAnalysis) -> str:
     faces = ", ".join(
         f"face {[round(float(v)) for v in result.detections.boxes[i]]} score {result.detections.scores[i]:.2f} "
@@ -67,14 +139,20 @@ def _line(result: FaceAnalysis) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="an image or a video file")
-    parser.add_argument("--json", action="store_true", help="one JSON object per frame (JSON Lines)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per frame (JSON Lines), faces with their attributes and track ids",
+    )
     parser.add_argument("--config", type=Path, default=None, help="config file (TOML); built-in defaults if omitted")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        pipeline = FacePipeline.from_config(load_config(args.config))
+        config = load_config(args.config)
+        pipeline = FacePipeline.from_config(config)
+        describer = FaceDescriber(config, video=args.path.suffix.lower() not in IMAGE_SUFFIXES) if args.json else None
     except (ConfigError, ModelError) as exc:
         print(f"signage analyze: {exc}", file=sys.stderr)
         return 2
@@ -84,8 +162,14 @@ def run(args: argparse.Namespace) -> int:
             if args.max_frames is not None and count >= args.max_frames:
                 break
             result = pipeline.analyze(frame)
-            print(json.dumps(result.to_json()) if args.json else _line(result), flush=True)
             count += 1
+            if describer is None:
+                print(_line(result), flush=True)
+                continue
+            row = result.to_json()
+            for face, extra in zip(row["faces"], describer.describe(frame, result), strict=True):
+                face.update(extra)
+            print(json.dumps(row), flush=True)
     except SourceError as exc:
         print(f"signage analyze: {exc}", file=sys.stderr)
         return 2

@@ -5,10 +5,16 @@ portraits (and their mirror images) are pasted, scaled to 60-200 px tall, onto a
 own cell of a 3x2 grid so none hides another, moving and growing across a segment; between segments faces enter and
 leave (0 to 6 at once). The ground truth is the labelled box carried through the same scale and shift.
 Used by the perception tests, benchmarks/perception.py, and anyone who needs faces with known boxes.
+
+Scripted clips (`Script` of `Actor`s, `render_script`) play scenes instead: people walk by, stop to watch, turn
+their back (the back of the head replaces the face), leave and come back, on waypoints the script gives.
+`truth_visits` applies the audience metric definitions (docs/metrics.md) to the exact script: every visit's dwell,
+attention, passer-by and watcher, which tests/test_audience_clips.py compares with the whole live chain.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -179,3 +185,154 @@ def match_count(truth: npt.NDArray[np.float32], found: npt.NDArray[np.float32], 
         matched += 1
         iou[i, :] = -1
         iou[:, j] = -1
+
+
+# -- scripted clips: people who walk by, stop, turn away, leave and come back ------------------------------------
+
+Interval = tuple[float, float]
+
+
+def _inside(t: float, intervals: tuple[Interval, ...]) -> bool:
+    return any(a <= t < b for a, b in intervals)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """One scripted person: the face of `sources[source]` following `path`, waypoints (t, centre x, centre y, face
+    height in pixels), linear in between. In view from the first waypoint's time to the last, except while `away`
+    (out of the picture); while `turned` the back of the head is shown instead of the face (no face to see).
+    Every face shown looks at the camera (the portraits are frontal)."""
+
+    source: int
+    path: tuple[tuple[float, float, float, float], ...]
+    away: tuple[Interval, ...] = ()
+    turned: tuple[Interval, ...] = ()
+
+    def in_view(self, t: float) -> bool:
+        return self.path[0][0] <= t <= self.path[-1][0] and not _inside(t, self.away)
+
+    def face_seen(self, t: float) -> bool:
+        return self.in_view(t) and not _inside(t, self.turned)
+
+    def place(self, t: float) -> tuple[float, float, float]:
+        """Centre x, centre y and face height at time t."""
+        times = [p[0] for p in self.path]
+        cx, cy, h = (float(np.interp(t, times, [p[k] for p in self.path])) for k in (1, 2, 3))
+        return cx, cy, h
+
+
+@dataclass(frozen=True)
+class Script:
+    """A clip of `duration_s` seconds at `fps`: actors in front of a smooth seeded background."""
+
+    name: str
+    actors: tuple[Actor, ...]
+    duration_s: float
+    fps: float = 15.0
+    width: int = 480
+    height: int = 360
+    seed: int = 0
+
+    def times(self) -> npt.NDArray[np.float64]:
+        return np.arange(round(self.duration_s * self.fps)) / self.fps
+
+
+@dataclass(frozen=True)
+class ScriptFrame:
+    frame: Frame
+    faces: dict[int, npt.NDArray[np.float64]]  # actor index → box of the face shown (the truth), faces only
+
+
+def _paste_back_of_head(
+    canvas: npt.NDArray[np.uint8], rng: np.random.Generator, centre: tuple[float, float], face_w: float, face_h: float
+) -> None:
+    """Hair where the face was: a textured dark ellipse a little larger than the face (no face to detect)."""
+    half_w, half_h = 0.62 * face_w, 0.62 * face_h
+    left, top = max(0, round(centre[0] - half_w)), max(0, round(centre[1] - half_h))
+    right = min(canvas.shape[1], round(centre[0] + half_w))
+    bottom = min(canvas.shape[0], round(centre[1] + half_h))
+    if right <= left or bottom <= top:
+        return
+    ys, xs = np.mgrid[top:bottom, left:right].astype(np.float32)
+    inside = ((xs - centre[0]) / half_w) ** 2 + ((ys - centre[1]) / half_h) ** 2
+    alpha = np.clip((1.0 - inside) * 4.0, 0.0, 1.0)[..., None]
+    hair = np.array([38, 48, 62], np.float32) + rng.normal(0, 8, (bottom - top, right - left, 1)).astype(np.float32)
+    region = canvas[top:bottom, left:right].astype(np.float32)
+    canvas[top:bottom, left:right] = np.clip(alpha * hair + (1 - alpha) * region, 0, 255).astype(np.uint8)
+
+
+def render_script(script: Script, sources: list[FaceSource]) -> Iterator[ScriptFrame]:
+    """The clip's frames (timestamps from 0 at `fps`) with the box of every face shown."""
+    rng = np.random.default_rng(script.seed)
+    background = _background(rng, script.width, script.height)
+    for index, t in enumerate(script.times().tolist()):
+        canvas = background.copy()
+        faces: dict[int, npt.NDArray[np.float64]] = {}
+        for k, actor in enumerate(script.actors):
+            if not actor.in_view(t):
+                continue
+            cx, cy, face_h = actor.place(t)
+            source = sources[actor.source]
+            if actor.face_seen(t):
+                faces[k] = _paste(canvas, source, (cx, cy), face_h)
+            else:
+                x1, y1, x2, y2 = source.box
+                _paste_back_of_head(canvas, rng, (cx, cy), face_h * (x2 - x1) / (y2 - y1), face_h)
+        yield ScriptFrame(frame=Frame(canvas, t_mono=t, index=index), faces=faces)
+
+
+@dataclass(frozen=True)
+class TruthVisit:
+    """One visit of one actor as the metric definitions (docs/metrics.md) read the exact script."""
+
+    actor: int
+    first_s: float
+    last_s: float
+    attention_s: float
+    passer_by: bool
+    watcher: bool
+
+    @property
+    def dwell_s(self) -> float:
+        return self.last_s - self.first_s
+
+
+def truth_visits(
+    script: Script,
+    *,
+    lost_after_s: float,
+    max_gap_s: float,
+    passer_by_min_s: float,
+    watcher_min_s: float,
+) -> tuple[TruthVisit, ...]:
+    """Every actor's visits from the frames where their face is shown (a sighting; every face shown faces the
+    screen): a visit ends when the face is unseen for more than `lost_after_s`; dwell is last - first sighting;
+    attention adds the time between sightings up to `max_gap_s`; a streak of facing breaks at a longer gap."""
+    visits = []
+    for k, actor in enumerate(script.actors):
+        seen = [t for t in script.times().tolist() if actor.face_seen(t)]
+        groups: list[list[float]] = []
+        for t in seen:
+            if groups and t - groups[-1][-1] <= lost_after_s:
+                groups[-1].append(t)
+            else:
+                groups.append([t])
+        for group in groups:
+            attention = streak = longest = 0.0
+            for before, after in itertools.pairwise(group):
+                gap = after - before
+                attention += min(gap, max_gap_s)
+                streak = streak + gap if gap <= max_gap_s else 0.0
+                longest = max(longest, streak)
+            dwell = group[-1] - group[0]
+            visits.append(
+                TruthVisit(
+                    actor=k,
+                    first_s=group[0],
+                    last_s=group[-1],
+                    attention_s=attention,
+                    passer_by=dwell >= passer_by_min_s,
+                    watcher=dwell >= passer_by_min_s and longest >= watcher_min_s,
+                )
+            )
+    return tuple(visits)

@@ -4,7 +4,8 @@ The crop follows MediaPipe's iris_landmark graph: a square 2.3x the distance bet
 their midpoint, rotated so the corners are level, resized to 64x64, RGB 0-1. The model was trained on one eye: the
 eye on the image's left (mesh points 33 → 133) goes in as it is, the other (362 → 263) mirrored, and its points are
 mirrored back. One model call per eye: batching the eyes of all faces in one call was measured at 5-8% faster (the
-model is compute-bound), not worth a batch-dim rewrite of the ONNX file.
+model is compute-bound), not worth a batch-dim rewrite of the ONNX file; the two eyes of one face in a batch of 2 were
+no faster either.
 """
 
 from __future__ import annotations
@@ -88,21 +89,19 @@ class IrisLandmarker:
         n = len(mesh_points)
         if n == 0:
             return Irises.empty()
-        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         centres = np.zeros((n, 2, 2), np.float32)
         corners = np.zeros((n, 2, 2, 2), np.float32)
         for i, mesh in enumerate(mesh_points):
             for eye, ((start, end), mirrored) in enumerate(zip(EYE_CORNERS, MIRRORED, strict=True)):
                 to_frame = eye_transform(mesh[start, :2], mesh[end, :2])
-                crop = cv2.warpAffine(
-                    rgb,
+                crop = cv2.warpAffine(  # BGR, channels swapped below: cheaper than a whole-frame cvtColor
+                    frame.image,
                     to_frame,
                     (INPUT_SIZE, INPUT_SIZE),
                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                     borderMode=cv2.BORDER_CONSTANT,
                 )
-                if mirrored:
-                    crop = crop[:, ::-1]
+                crop = crop[:, ::-1, ::-1] if mirrored else crop[:, :, ::-1]
                 tensor = (crop.astype(np.float32) / 255.0)[None]
                 contour, iris = self._session.run(self._outputs, {self._input_name: tensor})
                 # the iris centre, then the eye's two corners as the model sees them (contour points 0 and 8)

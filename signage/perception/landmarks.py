@@ -79,19 +79,20 @@ class FaceLandmarker:
     def landmark(self, frame: Frame, faces: FaceDetections) -> FaceMeshes:
         if len(faces) == 0:
             return FaceMeshes.empty()
-        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         points = np.zeros((len(faces), MESH_POINTS, 3), np.float32)
         scores = np.zeros((len(faces),), np.float32)
         for i, (box, five) in enumerate(zip(faces.boxes, faces.landmarks, strict=True)):
             to_frame = crop_transform(box, five)
-            crop = cv2.warpAffine(
-                rgb,
-                to_frame,
-                (INPUT_SIZE, INPUT_SIZE),
-                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_CONSTANT,
+            crop = (
+                cv2.warpAffine(  # warp the BGR frame and swap the crop's channels: cheaper than a whole-frame cvtColor
+                    frame.image,
+                    to_frame,
+                    (INPUT_SIZE, INPUT_SIZE),
+                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                    borderMode=cv2.BORDER_CONSTANT,
+                )
             )
-            tensor = (crop.astype(np.float32) / 255.0)[None]
+            tensor = (crop[:, :, ::-1].astype(np.float32) / 255.0)[None]
             mesh, face_logit = self._session.run(None, {self._input_name: tensor})
             mesh = mesh.reshape(MESH_POINTS, 3)
             points[i, :, :2] = mesh[:, :2] @ to_frame[:, :2].T + to_frame[:, 2]

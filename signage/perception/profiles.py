@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from signage.perception.attributes import AttributeEstimator
-from signage.perception.reid import Embedder, ReidMemory
+from signage.config import Config
+from signage.perception.attributes import AttributeEstimator, FaceAttributes
+from signage.perception.reid import Embedder, FaceEmbedder, ReidMemory
+from signage.tracking.geometry import body_from_face, containment, head_regions
 from signage.types import Attributes, FaceDetections, Frame, Tracks
 
 
@@ -44,12 +46,14 @@ class TrackProfiler:
         self,
         *,
         attributes: AttributeEstimator,
-        embedder: Embedder,
-        memory: ReidMemory,
+        embedder: Embedder | None,
+        memory: ReidMemory | None,
         refresh_s: float = 20.0,
         max_faces_per_frame: int = 1,
         min_iou: float = 0.3,
     ) -> None:
+        if (embedder is None) != (memory is None):
+            raise ValueError("TrackProfiler: give both an embedder and a memory (re-id on) or neither (off)")
         self._attributes = attributes
         self._embedder = embedder
         self._memory = memory
@@ -58,6 +62,20 @@ class TrackProfiler:
         self._min_iou = min_iou
         self._profiles: dict[int, _Profile] = {}
         self._key_tracks: dict[str, int] = {}  # person key → the last track it was given to (RAM only)
+
+    @classmethod
+    def from_config(cls, config: Config) -> TrackProfiler:
+        """Attributes always; the re-id embedder (and its model) only with `perception.reid_enabled`."""
+        enabled = config.perception.reid_enabled
+        return cls(
+            attributes=FaceAttributes.from_config(config),
+            embedder=FaceEmbedder.from_config(config) if enabled else None,
+            memory=ReidMemory.from_config(config) if enabled else None,
+        )
+
+    @property
+    def reid_enabled(self) -> bool:
+        return self._embedder is not None
 
     def annotate(self, frame: Frame, faces: FaceDetections, tracks: Tracks, t: float) -> Tracks:
         """`tracks` with the attributes, returning flags and person keys known for each track."""
@@ -70,10 +88,17 @@ class TrackProfiler:
         ]
         due.sort(key=lambda entry: entry[1] in self._profiles)  # never-profiled tracks first
         picked: list[tuple[int, int]] = []  # (track id, face index)
+        # A track's box is a body (detected, or implied by its face as the tracker does) or, from other sources,
+        # the face itself: a face belongs to the track whose box matches it, its implied body, or whose head
+        # region holds it.
+        face_boxes = faces.boxes.astype(np.float64)
+        implied_bodies = body_from_face(face_boxes) if due and len(faces) else None
         for i, track_id in due:
-            if len(picked) >= self._max_faces or not len(faces):
+            if len(picked) >= self._max_faces or implied_bodies is None:
                 break
-            overlap = _iou(tracks.boxes[i], faces.boxes)
+            box = tracks.boxes[i].astype(np.float64)
+            overlap = np.maximum(_iou(box, face_boxes), _iou(box, implied_bodies))
+            overlap = np.maximum(overlap, containment(face_boxes, head_regions(box[None]))[:, 0])
             best = int(np.argmax(overlap))
             if overlap[best] >= self._min_iou:
                 picked.append((track_id, best))
@@ -81,9 +106,15 @@ class TrackProfiler:
             chosen = faces.filter(np.isin(np.arange(len(faces)), [face for _, face in picked]))
             order = sorted(face for _, face in picked)
             estimated = self._attributes.estimate(frame, chosen)
-            embeddings = self._embedder.embed(frame, chosen)
+            # Re-id off (no embedder): no embedding is computed, keys stay "" and nobody is returning.
+            embeddings = self._embedder.embed(frame, chosen) if self._embedder is not None else None
             for track_id, face in picked:
                 row = order.index(face)
+                if embeddings is None or self._memory is None:
+                    self._profiles[track_id] = _Profile(
+                        attributes=estimated[row], person_key="", returning=False, refreshed_t=t
+                    )
+                    continue
                 key = self._memory.match_or_enrol(embeddings[row], t)
                 # Returning: the key was already given to another track (an earlier visit).
                 returning = self._key_tracks.get(key, track_id) != track_id

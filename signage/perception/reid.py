@@ -1,7 +1,8 @@
 """Re-identification: a face embedding per track, and an in-RAM memory that turns embeddings into anonymous keys.
 
-`FaceEmbedder.embed(frame, faces)` gives one L2-normalised 1024-d embedding per face (HSE FaceRes, see
-models/manifest.json for its license note), meant to run once per track, not per frame. `ReidMemory` matches an
+`FaceEmbedder.embed(frame, faces)` gives one L2-normalised 128-d embedding per face (dlib's face-recognition ResNet,
+CC0, converted to ONNX by models/build.py and checked against dlib's own descriptors), meant to run once per track,
+not per frame. `ReidMemory` matches an
 embedding against the people seen in the last `ttl_s` seconds and returns the same anonymous random key for the
 same person, or enrols a new one. Privacy by design: embeddings live only in this object's RAM, expire after the
 time-to-live, and there is no way to save, load, pickle, print or log them; the keys are random, not derived from
@@ -23,13 +24,13 @@ from signage.perception.chips import face_chip
 from signage.perception.models import ModelStore, resolve_models_dir
 from signage.types import FaceDetections, Frame
 
-MODEL_NAME = "faceres"
-EMBEDDING_OUTPUT = "global_pooling/Mean"
-EMBEDDING_SIZE = 1024
-CHIP_SIZE = 224
-# Tight on the face, as Human crops its face box: of 0.65, 0.75 and 0.85, the widest gap between the same and other
-# people on the test portraits.
-CHIP_SCALE = 0.85
+MODEL_NAME = "dlib_face"
+EMBEDDING_OUTPUT = "descriptor"
+EMBEDDING_SIZE = 128
+CHIP_SIZE = 150
+# dlib cuts its recognition chips with padding 0.25 around its mean face; chips.TEMPLATE is laid out for padding 0.2,
+# so the face is scaled by (1 + 2 * 0.2) / (1 + 2 * 0.25) about the chip's centre.
+CHIP_SCALE = 1.4 / 1.5
 
 
 class Embedder(Protocol):
@@ -42,7 +43,7 @@ def l2_normalised(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 
 
 class FaceEmbedder:
-    """`embed(frame, faces) -> (N, 1024) float32`, rows L2-normalised (cosine similarity = dot product)."""
+    """`embed(frame, faces) -> (N, 128) float32`, rows L2-normalised (cosine similarity = dot product)."""
 
     def __init__(self, *, models: ModelStore, threads: int = 1) -> None:
         self._session = models.session(MODEL_NAME, threads=threads)
@@ -56,13 +57,18 @@ class FaceEmbedder:
         return cls(models=models, threads=settings.intra_op_threads)
 
     def embed(self, frame: Frame, faces: FaceDetections) -> npt.NDArray[np.float32]:
+        return l2_normalised(self.descriptors(frame, faces))
+
+    def descriptors(self, frame: Frame, faces: FaceDetections) -> npt.NDArray[np.float32]:
+        """dlib's raw 128-d descriptors (N, 128), not normalised: dlib calls two faces one person below a Euclidean
+        distance of 0.6 on these."""
         if len(faces) == 0:
             return np.zeros((0, EMBEDDING_SIZE), np.float32)
         rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
         chips = np.stack([face_chip(rgb, points, CHIP_SIZE, CHIP_SCALE) for points in faces.landmarks])
-        # FaceRes wants 0-255 pixels: fed 0-1, every embedding looks the same.
-        (embeddings,) = self._session.run([EMBEDDING_OUTPUT], {self._input_name: chips.astype(np.float32)})
-        return l2_normalised(np.asarray(embeddings, np.float32).reshape(len(faces), EMBEDDING_SIZE))
+        # RGB 0-255: the graph applies dlib's own input scaling.
+        (descriptors,) = self._session.run([EMBEDDING_OUTPUT], {self._input_name: chips.astype(np.float32)})
+        return np.asarray(descriptors, np.float32).reshape(len(faces), EMBEDDING_SIZE)
 
 
 @dataclass

@@ -14,10 +14,15 @@ gaze included) that keeps a little state between frames, the faces it follows:
 - **Refresh budget.** At most `face_refreshes_per_frame` faces get fresh landmarks per frame, the stalest first;
   new faces always do (they have no pose yet). The others keep their last head pose and gaze, so with a few faces
   every face is refreshed every frame, and with many each one every few frames.
-- **Irises for the attentive.** The iris model runs only on refreshed faces that face the screen: a passer-by's
-  gaze is not needed, and its gaze is NaN.
-The models are run one face at a time: batching faces in one call was measured at 0-8% faster (compute-bound models),
-not worth rewriting the ONNX files' batch dimension.
+- **Irises for the attentive.** The iris model (two calls a face, each about the cost of one face mesh) runs only on
+  refreshed faces that face the screen, and on at most `iris_refreshes_per_frame` of them per frame: the stalest eye
+  measurement first, a face whose gaze was last on the screen counting as ATTENTIVE_PRIORITY_FRAMES staler (the
+  reading detector follows those; the others are served later, not never). A refreshed face that faces the screen
+  but waits for its irises keeps its last eye-in-head angles, added to its fresh head pose; a passer-by's gaze is not
+  needed, and is NaN. `ages()` says how old the oldest head pose and eye measurement are, in frames.
+The models are run one face at a time: batching faces (or a face's two eyes) in one call was measured at 0-8% faster
+and, re-measured with a batch-dim copy of each model, between 20% faster and 20% slower (compute-bound models), not
+worth rewriting the ONNX files' batch dimension.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from signage.types import FaceDetections, FloatArray, Frame
 
 MATCH_MIN_IOU = 0.3
 VELOCITY_SMOOTHING = 0.5  # weight of the newest velocity measurement
+# An attentive face (its gaze last on the screen) gets its irises before one this many frames staler that looks
+# elsewhere: the reading detector needs the attentive faces' eye movements; the others are served, only later.
+ATTENTIVE_PRIORITY_FRAMES = 6
 # Mesh points standing in for the detector's five: eye centres (corner midpoints), nose tip, mouth corners; the
 # subject's right (the image's left) first, as YuNet orders them.
 FIVE_FROM_MESH = ((33, 133), (362, 263), (1, 1), (61, 61), (291, 291))
@@ -58,8 +66,10 @@ class FollowedFace:
     box_in_mesh: FloatArray | None  # the box relative to the mesh's bounding box (offsets in mesh widths/heights)
     head_pose: FloatArray  # (3,) NaN until a mesh ran
     mesh_score: float
-    gaze: FloatArray  # (2,) NaN unless the irises were measured at the last refresh
+    gaze: FloatArray  # (2,) NaN unless facing at the last refresh and its eyes were measured (then or before)
+    eyes: FloatArray  # (2,) eye-in-head angles from the last iris measurement; NaN: never measured
     refreshed_at: int  # the call that last ran the face mesh on it; -1: never
+    irises_at: int  # the call that last ran the iris model on it; -1: never
 
     def carried(self, t_mono: float) -> tuple[FloatArray, FloatArray]:
         """The box and five points predicted for time t_mono from the last measurement and the motion."""
@@ -89,7 +99,9 @@ def _new_face(box: FloatArray, points: FloatArray, score: float, t_mono: float) 
         head_pose=np.full(3, np.nan, np.float32),
         mesh_score=float("nan"),
         gaze=np.full(2, np.nan, np.float32),
+        eyes=np.full(2, np.nan, np.float32),
         refreshed_at=-1,
+        irises_at=-1,
     )
 
 
@@ -162,12 +174,15 @@ class PerceptionScheduler:
         min_mesh_score: float = 0.5,
         detect_every_n_frames: int = 3,
         face_refreshes_per_frame: int = 2,
+        iris_refreshes_per_frame: int = 1,
         on_screen_max_horizontal_deg: float = 20.0,
         on_screen_max_vertical_deg: float = 15.0,
         model_versions: tuple[str, ...] = (),
     ) -> None:
-        if detect_every_n_frames < 1 or face_refreshes_per_frame < 1:
-            raise ValueError("detect_every_n_frames and face_refreshes_per_frame must be >= 1")
+        if min(detect_every_n_frames, face_refreshes_per_frame, iris_refreshes_per_frame) < 1:
+            raise ValueError(
+                "detect_every_n_frames, face_refreshes_per_frame and iris_refreshes_per_frame must be >= 1"
+            )
         self._detector = detector
         self._landmarker = landmarker
         self._irises = irises
@@ -176,6 +191,7 @@ class PerceptionScheduler:
         self._min_mesh_score = min_mesh_score
         self._detect_every = detect_every_n_frames
         self._refreshes = face_refreshes_per_frame
+        self._iris_refreshes = iris_refreshes_per_frame
         self._on_screen_h = on_screen_max_horizontal_deg
         self._on_screen_v = on_screen_max_vertical_deg
         self.model_versions = model_versions
@@ -209,6 +225,7 @@ class PerceptionScheduler:
             min_mesh_score=settings.min_landmark_score,
             detect_every_n_frames=settings.detect_every_n_frames,
             face_refreshes_per_frame=settings.face_refreshes_per_frame,
+            iris_refreshes_per_frame=settings.iris_refreshes_per_frame,
             on_screen_max_horizontal_deg=settings.gaze_on_screen_max_horizontal_deg,
             on_screen_max_vertical_deg=settings.gaze_on_screen_max_vertical_deg,
             model_versions=tuple(spec.version for spec in models.specs.values()),
@@ -249,6 +266,30 @@ class PerceptionScheduler:
             gaze=gaze,
             on_screen=on_screen(gaze, self._on_screen_h, self._on_screen_v),
         )
+
+    def _iris_turns(self, refreshed: list[FollowedFace], facing_now: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """Which of the refreshed faces that face the screen get their irises measured: at most the iris budget, the
+        stalest eye measurement first, a face whose gaze was last on the screen (or never measured) counting as
+        ATTENTIVE_PRIORITY_FRAMES staler."""
+        if len(facing_now) <= self._iris_refreshes:
+            return facing_now
+
+        def staleness(k: int) -> int:
+            face = refreshed[k]
+            attentive = face.irises_at < 0 or bool(on_screen(face.gaze[None], self._on_screen_h, self._on_screen_v)[0])
+            return -face.irises_at + (ATTENTIVE_PRIORITY_FRAMES if attentive else 0)
+
+        ranked = sorted(facing_now.tolist(), key=staleness, reverse=True)
+        return np.array(sorted(ranked[: self._iris_refreshes]), np.intp)
+
+    def ages(self) -> tuple[int, int]:
+        """How current the last result is, in frames: the oldest head pose among the followed faces, and the oldest
+        eye measurement among those that face the screen (0: measured on the last frame; -1: no such face)."""
+        last = self._calls - 1
+        pose = max((last - face.refreshed_at for face in self._faces), default=-1)
+        looking = [face for face in self._faces if facing(face.head_pose[None], self._max_yaw, self._max_pitch)[0]]
+        eyes = max((last - face.irises_at for face in looking if face.irises_at >= 0), default=-1)
+        return pose, eyes
 
     def _detect(self, frame: Frame, faces: list[FollowedFace]) -> tuple[list[FollowedFace], set[int]]:
         """Detections replace the followed faces: matched ones keep their state, the rest are new or dropped."""
@@ -291,11 +332,16 @@ class PerceptionScheduler:
         posed = time.perf_counter()
         timings["landmarks"] = (meshed - started) * 1e3
         timings["head_pose"] = (posed - meshed) * 1e3
-        gaze = np.full((len(chosen), 2), np.nan, np.float32)
-        if self._irises is not None and attentive.size:
-            irises = self._irises.locate(frame, meshes.points[attentive])
-            gaze[attentive] = gaze_angles(poses[attentive], eye_in_head(irises.centres, irises.corners))
+        eyes = np.array([faces[i].eyes for i in chosen], np.float32).reshape(len(chosen), 2)
+        measured = self._iris_turns([faces[i] for i in chosen], attentive) if self._irises else attentive[:0]
+        if self._irises is not None and measured.size:
+            irises = self._irises.locate(frame, meshes.points[measured])
+            eyes[measured] = eye_in_head(irises.centres, irises.corners)
             timings["iris"] = (time.perf_counter() - posed) * 1e3
+        # gaze = head pose + eyes in the head: the fresh pose with the last eye measurement where it is not fresh
+        gaze = np.full((len(chosen), 2), np.nan, np.float32)
+        gaze[attentive] = gaze_angles(poses[attentive], eyes[attentive])
+        measured_now = set(measured.tolist())
         lost: set[int] = set()
         for k, i in enumerate(chosen):
             face, mesh = faces[i], meshes.points[k]
@@ -317,7 +363,9 @@ class PerceptionScheduler:
                 head_pose=poses[k].copy(),
                 mesh_score=float(meshes.scores[k]),
                 gaze=gaze[k].copy(),
+                eyes=eyes[k].copy(),
                 refreshed_at=call,
+                irises_at=call if k in measured_now else face.irises_at,
             )
         if lost:
             self._detect_next = True

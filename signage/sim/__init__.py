@@ -24,7 +24,11 @@ Semantics the audience stage can rely on:
   they last arrived.
 - Noticing and watching: a hazard per second in view (times `motion_notice_effect` for a moving item) while not
   watching, not walking away, not within 3 s of the last watch, and within 180 s of the group's arrival (so every
-  visit ends). Watching times are gamma (shape 2) with mean `base_watch_s * (1 + (relevance_hold_effect - 1) * r)`.
+  visit ends), times `group_follow_effect` while a companion watches. A noticed item holds attention with
+  probability `hold_share * (1 + (relevance_hold_effect - 1) * a)` for appeal a (a held watch: at least 3.5 s,
+  mean `base_watch_s * (1 + (relevance_duration_effect - 1) * a)`), else it is a short look of 1-2.5 s. Appeal is
+  the hidden relevance (demographic taste, individual noise and a few personal likes, slowly drifting) worn by
+  `novelty_wear` for each earlier watch of the item by the same shopper.
   When the item changes, a watcher stays with probability r of the new item, else looks away and moves on; nothing
   on screen ends all watching. A group stands while any member watches.
 - Time in the truth is counted per tick: the state at a tick counts for that tick's length.

@@ -15,6 +15,14 @@ an Ornstein-Uhlenbeck offset per taste weight, updated every simulated hour, lon
 correlation time `taste_drift_days`). What drives behaviour is the appeal: relevance × (1 - novelty_wear) ** n,
 where n is how often this shopper noticed and watched this item before (on any visit): novelty wears off per viewer
 and item, so a returning viewer is worth showing something new.
+
+Effect sizes (all in `SimConfig`): a moving item is noticed `motion_notice_effect` times as often as a still one; a
+companion watching makes the others in the group notice `group_follow_effect` times as often (a child stops at the
+toys, the parent looks too); once noticed, an item holds attention (a watch past the hold time, mean `base_watch_s`
+times up to `relevance_duration_effect` for a fully appealing item) with probability
+`hold_share * (1 + (relevance_hold_effect - 1) * appeal)`, so a fully appealing item holds `relevance_hold_effect`
+times as often as an irrelevant one; otherwise it is a short look (LOOK_S). `expected_watch_s` is that expectation,
+for the oracle.
 """
 
 from __future__ import annotations
@@ -50,8 +58,10 @@ MAX_STAY_S = 180.0  # this long after a group arrived, nobody in it notices anyt
 RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
-MAX_WATCH_FACTOR = 10.0
-DRIFT_STEP_S = 3600.0  # tastes drift in hourly steps  # a watching time is at most this many times its mean
+MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
+DRIFT_STEP_S = 3600.0  # tastes drift in hourly steps
+HOLD_MIN_S = 3.5  # a held watch lasts at least this long: past the audience stage's hold time (3 s)
+LOOK_S = (1.0, 2.5)  # a short look that does not hold (uniform): a watcher, not held
 
 _EMPTY_TRACKS = Tracks.empty()
 _NO_GAZE = (NAN, NAN)
@@ -89,13 +99,13 @@ class VirtualStore:
         # Gaze has its own stream, so adding it changed nothing else; it decides who reads and where eyes go.
         self._gaze_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(3,)))
         self._detail_of = {item.item_id: item.detail_id for item in self.items}
-        self._drift = np.zeros(len(TasteModel(self.items).features))
+        self._tastes = TasteModel(self.items, likes=config.taste_likes, like_boost=config.taste_like_boost)
+        self._drift = np.zeros(len(self._tastes.features))
         self._drift_epoch = 0
         self._next_drift_mono: float | None = None
         population_rng = np.random.default_rng(population_seed)
         self._behaviour_rng = np.random.default_rng(behaviour_seed)
         self._noise = NoiseStream(self._behaviour_rng)
-        self._tastes = TasteModel(self.items)
         self._population = Population(
             population_rng,
             self._tastes,
@@ -118,7 +128,7 @@ class VirtualStore:
         self._next_group_id = 1
         self._last_t: float | None = None
         self._missed = 0
-        self._notice_p: tuple[float, float] = (-1.0, 0.0)  # (hazard * dt, probability) cache
+        self._notice_p: tuple[float, float, float] = (-1.0, 0.0, 0.0)  # (hazard * dt, alone, with a watcher)
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -137,21 +147,22 @@ class VirtualStore:
         if not self._groups:
             return Observation(t_mono, t_utc, _EMPTY_TRACKS)
 
-        p_notice = 0.0
+        p_notice = p_follow = 0.0
         if showing is not None:
             hazard = self.config.notice_rate_per_s * dt
             if showing.motion:
                 hazard *= self.config.motion_notice_effect
             if hazard != self._notice_p[0]:
-                self._notice_p = (hazard, -math.expm1(-hazard))
-            p_notice = self._notice_p[1]
+                follow = hazard * self.config.group_follow_effect
+                self._notice_p = (hazard, -math.expm1(-hazard), -math.expm1(-follow))
+            p_notice, p_follow = self._notice_p[1], self._notice_p[2]
         p_glance = -math.expm1(-self._glance_rate_per_s * dt)
 
         present: list[tuple[Member, Group]] = []
         finished: list[Group] = []
         for group in self._groups:
             self._move(group, dt)
-            if self._behave(group, present, t_mono, dt, showing, p_notice, p_glance):
+            if self._behave(group, present, t_mono, dt, showing, (p_notice, p_follow), p_glance):
                 finished.append(group)
         for group in finished:
             self._finish(group)
@@ -229,6 +240,26 @@ class VirtualStore:
     def appeal(self, shopper_id: int, item: ContentItem) -> float:
         """Relevance worn by the novelty lost on earlier watches of the item: what drives watching now."""
         return self._appeal(self._population.shoppers[shopper_id], item)
+
+    def notice_effect(self, item: ContentItem) -> float:
+        """How many times as often as a still item this item is noticed."""
+        return self.config.motion_notice_effect if item.motion else 1.0
+
+    def hold_probability(self, appeal: float) -> float:
+        """The chance that noticing an item of this appeal turns into a held watch (not a short look)."""
+        config = self.config
+        return config.hold_share * (1.0 + (config.relevance_hold_effect - 1.0) * appeal)
+
+    def held_mean_s(self, appeal: float) -> float:
+        config = self.config
+        return config.base_watch_s * (1.0 + (config.relevance_duration_effect - 1.0) * appeal)
+
+    def expected_watch_s(self, shopper_id: int, item: ContentItem) -> float:
+        """Expected seconds of one watch of the item by this shopper once noticed, with their appeal now (tastes,
+        drift, worn-off novelty): what an oracle weighs (the engine never sees it)."""
+        appeal = self._appeal(self._population.shoppers[shopper_id], item)
+        p_hold = self.hold_probability(appeal)
+        return p_hold * self.held_mean_s(appeal) + (1.0 - p_hold) * 0.5 * (LOOK_S[0] + LOOK_S[1])
 
     def present_shopper_ids(self) -> tuple[int, ...]:
         """The shoppers in view now (for an oracle that knows the hidden tastes; the engine never sees this)."""
@@ -372,7 +403,7 @@ class VirtualStore:
         t_mono: float,
         dt: float,
         showing: ContentItem | None,
-        p_notice: float,
+        p_notice: tuple[float, float],
         p_glance: float,
     ) -> bool:
         """Enter, leave, notice, watch, stop watching; append the members in view to `present`.
@@ -383,6 +414,9 @@ class VirtualStore:
         noise = self._noise
         leaving = group.mode is Mode.LEAVE
         remaining = watching = busy = 0  # members not gone, watching, glancing away after watching
+        # Companions look at what one of them watches: noticing is likelier while anyone in the group watches.
+        followed = len(group.members) > 1 and any(m.episode is not None for m in group.members)
+        p_notice_now = p_notice[1] if followed else p_notice[0]
         for member in group.members:
             if member.gone:
                 continue
@@ -430,7 +464,7 @@ class VirtualStore:
             ):
                 item_id = showing.item_id
                 visit.exposure_s[item_id] = visit.exposure_s.get(item_id, 0.0) + dt
-                if u_act < p_notice:
+                if u_act < p_notice_now:
                     visit.notices[item_id] = visit.notices.get(item_id, 0) + 1
                     appeal = self._appeal(member.shopper, showing)
                     self._start_watch(member, showing, t_mono, appeal, noticed=True)
@@ -457,10 +491,16 @@ class VirtualStore:
         reads: bool | None = None,
     ) -> None:
         config = self.config
-        mean = config.base_watch_s * (1.0 + (config.relevance_hold_effect - 1.0) * relevance)
-        duration = min(float(self._behaviour_rng.gamma(WATCH_SHAPE, mean / WATCH_SHAPE)), MAX_WATCH_FACTOR * mean)
+        held = self._noise.u() < self.hold_probability(relevance)
+        if held:
+            extra = self.held_mean_s(relevance) - HOLD_MIN_S
+            duration = HOLD_MIN_S + min(
+                float(self._behaviour_rng.gamma(WATCH_SHAPE, extra / WATCH_SHAPE)), MAX_WATCH_FACTOR * extra
+            )
+        else:
+            duration = LOOK_S[0] + (LOOK_S[1] - LOOK_S[0]) * self._noise.u()
         assert member.visit is not None
-        episode = WatchRecord(member.visit.track_id, item.item_id, t_mono, relevance, noticed)
+        episode = WatchRecord(member.visit.track_id, item.item_id, t_mono, relevance, noticed, held)
         if noticed:
             watched = member.shopper.watched
             watched[item.item_id] = watched.get(item.item_id, 0) + 1

@@ -3,7 +3,10 @@
 An item is described by features derived from its manifest entry: a bias (always 1), its category (one-hot), its
 tags (each 1/len(tags), so a long tag list does not outweigh the category) and whether it moves. A shopper's taste
 is one weight per feature: a mean that depends on age band and gender (kids like toys, adults coffee, seniors
-finance less), plus individual noise. Relevance of an item to a shopper is sigmoid(taste · features), in [0, 1].
+finance less), plus individual noise, plus a few personal likes: `likes` category or tag features, drawn with
+probabilities softmax(demographic mean) (so they lean towards what the shopper's age band and gender like, but
+demographics explain only part of them), each raised by `like_boost`. Relevance of an item to a shopper is
+sigmoid(taste · features), in [0, 1]: low for most items, high for the few a shopper personally likes.
 
 Means come from keyword rules matched against the category and tag text, so any content pool gets plausible tastes
 without configuration. Features first seen on an item that was not in the pool at construction get the
@@ -25,7 +28,7 @@ Vector = npt.NDArray[np.float64]
 
 BIAS_FEATURE = "bias"
 MOTION_FEATURE = "motion"
-BIAS_MEAN = -0.6
+BIAS_MEAN = -1.5  # most items mean little to most people; likes and demographics lift a few
 BIAS_SD = 0.5
 FEATURE_SD = 0.8
 
@@ -109,7 +112,11 @@ def sigmoid(value: float) -> float:
 class TasteModel:
     """The feature space of a content pool and the draw of one shopper's tastes over it."""
 
-    def __init__(self, items: Sequence[ContentItem]) -> None:
+    def __init__(self, items: Sequence[ContentItem], *, likes: int = 0, like_boost: float = 0.0) -> None:
+        if likes < 0:
+            raise ValueError(f"likes must be >= 0, got {likes}")
+        self.likes = likes
+        self.like_boost = like_boost
         names = {BIAS_FEATURE, MOTION_FEATURE}
         for item in items:
             names.update(item_features(item))
@@ -117,6 +124,7 @@ class TasteModel:
         self._index = {name: i for i, name in enumerate(self.features)}
         self._sd = np.array([BIAS_SD if n == BIAS_FEATURE else FEATURE_SD for n in self.features])
         self._means: dict[tuple[AgeBand, Gender], Vector] = {}
+        self._likeable = np.array([i for i, n in enumerate(self.features) if n not in (BIAS_FEATURE, MOTION_FEATURE)])
 
     def means(self, age: AgeBand, gender: Gender) -> Vector:
         key = (age, gender)
@@ -128,7 +136,13 @@ class TasteModel:
         return cached
 
     def draw(self, rng: np.random.Generator, age: AgeBand, gender: Gender) -> Vector:
-        tastes: Vector = self.means(age, gender) + rng.standard_normal(len(self.features)) * self._sd
+        means = self.means(age, gender)
+        tastes: Vector = means + rng.standard_normal(len(self.features)) * self._sd
+        count = min(self.likes, len(self._likeable))
+        if count:
+            lean = np.exp(means[self._likeable] - means[self._likeable].max())
+            liked = rng.choice(self._likeable, size=count, replace=False, p=lean / lean.sum())
+            tastes[liked] += self.like_boost
         tastes.setflags(write=False)
         return tastes
 

@@ -34,6 +34,7 @@ class WatchTruth:
     relevance: float
     noticed: bool  # True: began by noticing; False: stayed on after the item changed
     end: WatchEnd
+    held: bool = False  # drawn as a held watch (past the hold time), not a short look; reading extends either
 
     @property
     def duration_s(self) -> float | None:
@@ -133,10 +134,18 @@ class WatchRecord:
     start_mono: float
     relevance: float
     noticed: bool
+    held: bool = False
     end_mono: float | None = None
     end: WatchEnd = WatchEnd.OPEN
 
     def freeze(self) -> WatchTruth:
         return WatchTruth(
-            self.track_id, self.item_id, self.start_mono, self.end_mono, self.relevance, self.noticed, self.end
+            self.track_id,
+            self.item_id,
+            self.start_mono,
+            self.end_mono,
+            self.relevance,
+            self.noticed,
+            self.end,
+            self.held,
         )

@@ -104,6 +104,10 @@ TABLE_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("held", "INTEGER NOT NULL"),
         ("reward", "REAL"),
         ("status", "TEXT NOT NULL"),
+        ("attention_share_before", "REAL"),
+        ("attention_share_after", "REAL"),
+        ("mood_before", "TEXT"),
+        ("mood_after", "TEXT"),
     ),
     EventRecord.TABLE: (
         ("id", "TEXT PRIMARY KEY"),
@@ -124,6 +128,10 @@ ADDED_IN: Mapping[tuple[str, str], int] = {
     (PlayRecord.TABLE, "started_frame"): 2,
     (PlayRecord.TABLE, "ended_frame"): 2,
     (PlayRecord.TABLE, "fallback"): 2,
+    (ExposureRecord.TABLE, "attention_share_before"): 3,
+    (ExposureRecord.TABLE, "attention_share_after"): 3,
+    (ExposureRecord.TABLE, "mood_before"): 3,
+    (ExposureRecord.TABLE, "mood_after"): 3,
 }
 
 
@@ -169,6 +177,7 @@ def _initial() -> list[str]:
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", tuple(_initial())),
     (2, "plays: presented frame numbers and fallback reason (proof of play)", _added(2)),
+    (3, "exposures: reaction to content (attention share and mood before and after the item started)", _added(3)),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -83,6 +83,11 @@ class PersonDetections:
         cls, faces: FaceDetections, head_pose: FloatArray | None = None, gaze: FloatArray | None = None
     ) -> PersonDetections:
         return cls.build(faces=faces.boxes, face_scores=faces.scores, head_pose=head_pose, gaze=gaze)
+
+    def with_bodies(self, boxes: object, scores: object) -> PersonDetections:
+        """A new value with these bodies (M, 4) and scores (M,) in place of the current ones; faces kept."""
+        body_boxes = _boxes(boxes)
+        return replace(self, body_boxes=body_boxes, body_scores=np.asarray(scores, np.float32).reshape(len(body_boxes)))
 
     @property
     def body_count(self) -> int:

@@ -6,6 +6,7 @@
 - `contextual`: the engine's online learner (`ContextualPolicy`): one shared model of attention over
   context × item features, forgetting by a constant step, softmax choice with exact propensities.
 - `river_linear`: the same on a river regressor; slower, kept for comparison.
+- `linucb`: disjoint LinUCB over plain context features (numpy), the anchor the learner is measured against.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from collections.abc import Sequence
 from signage.config.decision import DecisionConfig
 from signage.decision.policies.contextual import ContextualPolicy
 from signage.decision.policies.demographic import DEFAULT_TABLE, DemographicPolicy
+from signage.decision.policies.linucb import LinUCBPolicy
 from signage.decision.policies.river_linear import RiverLinearPolicy
 from signage.decision.policies.softmax import SoftmaxPolicy, softmax_mixture
 from signage.decision.policies.uniform import RandomPolicy
 from signage.decision.policy import Policy, RoundRobinPolicy
 from signage.types import ContentItem
 
-POLICY_NAMES: tuple[str, ...] = ("round_robin", "random", "demographic", "contextual", "river_linear")
+POLICY_NAMES: tuple[str, ...] = ("round_robin", "random", "demographic", "contextual", "river_linear", "linucb")
 
 
 def build_policy(
@@ -38,6 +40,8 @@ def build_policy(
         return RandomPolicy(seed=seed)
     if name == "demographic":
         return DemographicPolicy()
+    if name == "linucb":
+        return LinUCBPolicy(reward_scale_s=config.learner_reward_scale_s, seed=seed)
     if name in ("contextual", "river_linear"):
         kind = ContextualPolicy if name == "contextual" else RiverLinearPolicy
         return kind(
@@ -55,6 +59,7 @@ __all__ = [
     "POLICY_NAMES",
     "ContextualPolicy",
     "DemographicPolicy",
+    "LinUCBPolicy",
     "RandomPolicy",
     "RiverLinearPolicy",
     "RoundRobinPolicy",
