@@ -22,9 +22,9 @@ from signage.config.rules import RulesConfig
 from signage.content import load_pool
 from signage.decision import Decider
 from signage.decision.policies import build_policy
-from signage.decision.uplift import arm_hold_rates, newcombe, uplift
 from signage.engine import Engine
 from signage.player import InstantScreen
+from signage.report import arm_hold_rates, build_report, format_report, newcombe, uplift
 from signage.sim import VirtualStore
 from signage.store import StoreWriter
 
@@ -94,6 +94,9 @@ def test_the_control_arm_estimates_a_separate_playlist_run_and_shares_hold_on_it
     assert reported.difference is not None and reported.low is not None and reported.high is not None
     assert reported.low <= reported.difference <= reported.high
     assert reported.control.denominator > 300 and reported.learner.denominator > 300
+    report = build_report(tmp_path / "mixed.db")
+    assert f"uplift vs control {reported}" in format_report(report)
+    assert report.to_json()["uplift"]["difference"] == reported.difference
     playlist = arm_hold_rates(tmp_path / "playlist.db")
     assert set(playlist) <= {"control", "rule"}  # the playlist alone: every rotation decision is the control arm's
     plain = playlist["control"]
