@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,7 @@ from signage.capture import (
     SourceOpenError,
     SourceSpec,
     Transition,
+    VideoFileReader,
     check_image,
     open_camera,
 )
@@ -157,6 +159,25 @@ def test_file_reader_ends(tmp_path: Path) -> None:
     with pytest.raises(EndOfStreamError):
         reader.read()
     reader.close()
+
+
+def test_a_realtime_file_keeps_the_video_clock_when_its_reader_is_starved(tmp_path: Path) -> None:
+    """A busy machine must not stretch a file in time (people in it would stay longer than they did)."""
+    clip = tmp_path / "clip.avi"
+    _write_clip(clip, 40, fps=20.0)  # 2 s of video
+    reader = VideoFileReader(path=str(clip), realtime=True)
+    values: list[int] = []
+    started = time.monotonic()
+    with pytest.raises(EndOfStreamError):
+        while True:
+            image = reader.read()
+            assert image is not None
+            values.append(int(image[0, 0, 0]))
+            _pause(0.15)  # the reader's thread gets the CPU only now and then: three frame intervals late each time
+    elapsed = time.monotonic() - started
+    reader.close()
+    assert elapsed == pytest.approx(2.0, abs=0.4), "the file ends when its video time ends, not later"
+    assert reader.frames_skipped >= 20 and 8 <= len(values) <= 20, (reader.frames_skipped, len(values))
 
 
 def test_synthetic_newest_frame_wins_and_drops_are_counted() -> None:

@@ -125,22 +125,33 @@ class VideoFileReader:
         self._loop = loop
         self._path = path
         self._closed = threading.Event()
-        self._next_due = time.monotonic()
+        self._due: float | None = None  # when the next frame is due on the video's clock; set by the first read
+        self.frames_skipped = 0
 
     @property
     def interval_s(self) -> float:
         return self._interval_s
 
     def read(self) -> Image | None:
+        if self._interval_s:
+            now = time.monotonic()
+            self._due = now if self._due is None else self._due
+            # A camera does not slow down when the machine is busy, so neither does a file paced in real time: the
+            # frames it is late for are skipped (grabbed, not decoded), and people in it stay as long as in the file.
+            for _ in range(int((now - self._due) / self._interval_s)):
+                if not self._capture.grab():
+                    break
+                self._due += self._interval_s
+                self.frames_skipped += 1
         ok, image = self._capture.read()
         if not ok and self._loop:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._capture.read()
         if not ok:
             raise EndOfStreamError(self._path)
-        if self._interval_s:
-            self._next_due = max(self._next_due + self._interval_s, time.monotonic() - self._interval_s)
-            self._closed.wait(max(0.0, self._next_due - time.monotonic()))
+        if self._due is not None:
+            self._closed.wait(max(0.0, self._due - time.monotonic()))
+            self._due += self._interval_s
         return cast(Image, image)
 
     def close(self) -> None:

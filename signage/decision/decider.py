@@ -245,7 +245,7 @@ class Decider:
             assert self._memory is not None
             key = self._viewer_keys.get(viewer_id, viewer_id)
             self._memory.watched(key, item_id, t_utc)
-            self._wear.watched(key, item_id, t_utc)
+            self._wear.watched(key, item_id, t_utc, attention_s=attention_s)
 
     # -- the decision ------------------------------------------------------------------------------------------
     def decide(self, snapshot: AudienceSnapshot) -> Choice:
