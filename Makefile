@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/audience.py
 	$(BIN)/python benchmarks/perception.py
+	$(BIN)/python benchmarks/bodies.py
 	$(BIN)/python benchmarks/player.py
 	$(BIN)/python benchmarks/policy.py
 
