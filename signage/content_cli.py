@@ -14,9 +14,11 @@ import json
 import re
 import shutil
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from signage.config.rules import WEEKDAYS
 from signage.content import ContentPool, PoolError, load_pool
 from signage.types import ContentItem, ContentKind
 
@@ -76,6 +78,19 @@ def add_content_commands(
     add.add_argument("--title", default="", help="human title (the card's text for --kind text)")
     add.add_argument("--restricted", action="store_true", help="never shown when a minor may be present")
     add.add_argument("--motion", action="store_true", help="the item moves (default for videos)")
+    add.add_argument("--detail", default="", metavar="ITEM_ID", help="the item's detail page (another item's id)")
+    add.add_argument(
+        "--schedule",
+        action="append",
+        default=[],
+        metavar="WINDOW",
+        help="a weekly window '[DAYS ]HH:MM-HH:MM' in store time, e.g. 'mon-fri 06:30-11:00'; repeatable "
+        "(default: all day, every day)",
+    )
+    add.add_argument("--start-date", default="", metavar="YYYY-MM-DD", help="first local date it may play")
+    add.add_argument("--end-date", default="", metavar="YYYY-MM-DD", help="last local date it may play")
+    add.add_argument("--share-min", type=float, default=None, help="guaranteed share of each day's screen time (0-1)")
+    add.add_argument("--share-max", type=float, default=None, help="largest share of each day's screen time (0-1)")
 
 
 def run_content(args: argparse.Namespace) -> int:
@@ -195,7 +210,54 @@ def _cell(value: Any) -> str:
     return str(value) or "-"
 
 
+def parse_window(text: str) -> dict[str, Any]:
+    """'[DAYS ]HH:MM-HH:MM' -> a schedule window table; DAYS is a comma list of days or ranges ('mon-fri,sun').
+
+    Only the shape is checked here; the times and the window itself are validated with the whole pool."""
+    days_text, _, span = text.strip().rpartition(" ")
+    start, sep, end = span.partition("-")
+    if not sep or not start or not end:
+        raise ValueError(f"--schedule {text!r}: expected '[DAYS ]HH:MM-HH:MM', e.g. 'mon-fri 06:30-11:00'")
+    window: dict[str, Any] = {}
+    if days_text.strip():
+        days: list[str] = []
+        for part in days_text.replace(" ", "").lower().split(","):
+            first, dash, last = part.partition("-")
+            if first not in WEEKDAYS or (dash and last not in WEEKDAYS):
+                raise ValueError(f"--schedule {text!r}: {part!r} is not a day or range of {', '.join(WEEKDAYS)}")
+            lo, hi = WEEKDAYS.index(first), WEEKDAYS.index(last if dash else first)
+            span_days = [WEEKDAYS[i % 7] for i in range(lo, hi + 1 if hi >= lo else hi + 8)]
+            days += [day for day in span_days if day not in days]
+        window["days"] = days
+    return window | {"start": start, "end": end}
+
+
+def _rule_keys(args: argparse.Namespace) -> dict[str, Any]:
+    """The optional detail, schedule, date and share keys given on the command line, as manifest keys."""
+    keys: dict[str, Any] = {}
+    if args.detail:
+        keys["detail"] = args.detail
+    if args.schedule:
+        keys["schedule"] = [parse_window(text) for text in args.schedule]
+    for flag, key in (("start_date", "start_date"), ("end_date", "end_date")):
+        value = getattr(args, flag)
+        if value:
+            try:
+                keys[key] = date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"--{flag.replace('_', '-')} {value!r}: expected a date YYYY-MM-DD") from None
+    if args.share_min is not None:
+        keys["share_min"] = args.share_min
+    if args.share_max is not None:
+        keys["share_max"] = args.share_max
+    return keys
+
+
 def _toml(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()  # a TOML local date
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml(v)}" for key, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -225,6 +287,10 @@ def _add(manifest: Path, args: argparse.Namespace) -> int:
             return fail(f"{source}: unknown file type {suffix!r}; pass --kind")
     if kind == "text" and source is not None:
         return fail("a text item has no file; its --title is the card's text")
+    try:
+        rule_keys = _rule_keys(args)
+    except ValueError as exc:
+        return fail(str(exc))
     item_id = args.item_id or (re.sub(r"[^A-Za-z0-9_.-]+", "-", source.stem).strip("-.") if source else "")
     table: dict[str, Any] = {"id": item_id}
     copied: Path | None = None
@@ -251,6 +317,7 @@ def _add(manifest: Path, args: argparse.Namespace) -> int:
     table |= {"tags": tags, "motion": args.motion or kind == "video", "restricted": args.restricted}
     if args.title:
         table["title"] = args.title
+    table |= rule_keys
     text = manifest.read_text(encoding="utf-8")
     block = "[[item]]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in table.items())
     updated = text.rstrip("\n") + "\n\n" + block

@@ -95,3 +95,45 @@ def test_validate_names_the_item_with_a_bad_schedule(pool: Path, capsys: pytest.
     pool.write_text(pool.read_text().replace('end = "22:00"', 'end = "22:70"'), encoding="utf-8")
     assert main(["content", "validate", "--pool", str(pool)]) == 2
     assert "item 4 (id 'wine-tasting'): schedule.0.end = '22:70'" in capsys.readouterr().err
+
+
+def test_add_with_schedule_dates_shares_and_detail(pool: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["content", "add", "--pool", str(pool), "--kind", "text", "--title", "Happy hour", "--id", "happy"]
+    argv += ["--advertiser", "Store", "--category", "store", "--detail", "coffee-detail"]
+    argv += ["--schedule", "mon-wed,fri 16:00-18:00", "--schedule", "sat-sun 22:00-02:00"]
+    argv += ["--start-date", "2026-03-01", "--end-date", "2026-03-31", "--share-min", "0.05", "--share-max", "0.2"]
+    assert main(argv) == 0, capsys.readouterr().err
+    loaded = load_pool(pool)
+    assert loaded.item("happy").detail_id == "coffee-detail"
+    rules = loaded.item_rules["happy"]
+    assert [(w.days, w.start, w.end) for w in rules.windows] == [
+        (["mon", "tue", "wed", "fri"], "16:00", "18:00"),
+        (["sat", "sun"], "22:00", "02:00"),
+    ]
+    assert str(rules.start_date) == "2026-03-01" and str(rules.end_date) == "2026-03-31"
+    assert (rules.min_share, rules.max_share) == (0.05, 0.2)
+    capsys.readouterr()
+    assert main(["content", "list", "--pool", str(pool), "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["id"] == "happy")
+    assert row["share_min"] == 0.05 and row["schedule"][1]["days"] == ["sat", "sun"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--schedule", "mon-xyz 10:00-12:00"], "'mon-xyz' is not a day"),
+        (["--schedule", "10:00"], "expected '[DAYS ]HH:MM-HH:MM'"),
+        (["--schedule", "mon 25:00-26:00"], "HH:MM"),
+        (["--start-date", "March 1"], "expected a date YYYY-MM-DD"),
+        (["--share-min", "1.5"], "share_min"),
+        (["--detail", "nope"], "nope"),
+    ],
+)
+def test_add_rejects_bad_rule_flags(
+    pool: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    before = pool.read_text()
+    argv = ["content", "add", "--pool", str(pool), "--kind", "text", "--title", "X", "--id", "x"]
+    assert main([*argv, "--advertiser", "Store", "--category", "store", *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert pool.read_text() == before, "a rejected add leaves the manifest as it was"
