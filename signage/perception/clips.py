@@ -336,3 +336,87 @@ def truth_visits(
                 )
             )
     return tuple(visits)
+
+
+# The face mesh's outline (MediaPipe's face oval, in order around the face), for the head around the face.
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)  # fmt: skip
+HEAD_RINGS = ((1.25, 0.45), (1.6, 0.9))  # rings around the face: (scale of the outline, depth behind it / face width)
+PIVOT_DEPTH = 0.55  # the head turns about a point this far (in face widths) behind the nose tip
+
+
+@dataclass(frozen=True)
+class TexturedHead:
+    """A photo's face as a textured 3-D surface: the face mesh (x, y in the photo's pixels, z depth in the same scale,
+    larger is farther) plus rings of points around its outline pushed back like the sides of a head, so hair, ears
+    and neck turn with it; triangles by Delaunay on the frontal view, textured by the photo itself."""
+
+    image: npt.NDArray[np.uint8]
+    vertices: npt.NDArray[np.float64]  # (V, 3)
+    triangles: npt.NDArray[np.int32]  # (T, 3)
+    pivot: npt.NDArray[np.float64]  # (3,)
+
+    @classmethod
+    def from_mesh(cls, image: npt.NDArray[np.uint8], mesh: npt.NDArray[np.float32]) -> TexturedHead:
+        from scipy.spatial import Delaunay  # only rendered test heads need scipy here
+
+        points = np.asarray(mesh, np.float64)
+        width = float(np.linalg.norm(points[454, :2] - points[234, :2]))
+        outline = points[list(FACE_OVAL)]
+        centre = points[:, :2].mean(axis=0)
+        rings = [points]
+        for scale, depth in HEAD_RINGS:
+            ring = outline.copy()
+            ring[:, :2] = centre + (outline[:, :2] - centre) * scale
+            ring[:, 2] = outline[:, 2] + depth * width
+            rings.append(ring)
+        vertices = np.concatenate(rings)
+        triangles = Delaunay(vertices[:, :2]).simplices.astype(np.int32)
+        pivot = np.array([centre[0], centre[1], points[1, 2] + PIVOT_DEPTH * width])
+        return cls(np.ascontiguousarray(image), vertices, triangles, pivot)
+
+
+def render_head(
+    head: TexturedHead,
+    rotation: npt.NDArray[np.float64],
+    background: npt.NDArray[np.uint8],
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> npt.NDArray[np.uint8]:
+    """The head turned by `rotation` (3x3, camera axes: x right, y down, z away) about its pivot, seen by an
+    orthographic camera, drawn over a copy of `background` shifted by `offset` pixels: one affine warp per triangle
+    from the photo, far triangles first, those turned away from the camera left out."""
+    canvas = background.copy()
+    height, width = canvas.shape[:2]
+    turned = (head.vertices - head.pivot) @ rotation.T + head.pivot
+    turned[:, :2] += offset
+    corners = turned[head.triangles]  # (T, 3, 3)
+    edge_a, edge_b = corners[:, 1, :2] - corners[:, 0, :2], corners[:, 2, :2] - corners[:, 0, :2]
+    source = head.vertices[head.triangles][:, :, :2]
+    src_a, src_b = source[:, 1] - source[:, 0], source[:, 2] - source[:, 0]
+    # same winding as in the photo: the triangle still faces the camera
+    facing = np.sign(edge_a[:, 0] * edge_b[:, 1] - edge_a[:, 1] * edge_b[:, 0]) == np.sign(
+        src_a[:, 0] * src_b[:, 1] - src_a[:, 1] * src_b[:, 0]
+    )
+    order = np.argsort(-corners[:, :, 2].mean(axis=1), kind="stable")
+    for t in order:
+        if not facing[t]:
+            continue
+        dst = corners[t, :, :2]
+        x0, y0 = np.floor(dst.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(dst.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        local = (dst - (x0, y0)).astype(np.float32)
+        warp = cv2.getAffineTransform(source[t].astype(np.float32), local)
+        patch = cv2.warpAffine(
+            head.image, warp, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round(local * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
+        region = canvas[y0:y1, x0:x1]
+        np.copyto(region, patch, where=mask[:, :, None].astype(bool))
+    return canvas
