@@ -26,7 +26,7 @@ from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.content_watch import PoolUpdate, PoolWatcher
 from signage.decision import Decider, build_context
-from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession
+from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
 from signage.ids import new_id
@@ -48,6 +48,7 @@ from signage.types import AudienceSnapshot, ContentItem, Context, Observation
 log = logging.getLogger("signage.engine")
 
 HEARTBEAT_S = 10.0  # how often the session row records that the engine is alive (crash recovery closes there)
+ARRIVAL_TRIGGER = "preempt"  # a decision made because someone arrived while the item had been chosen for nobody
 
 
 class ObservationSource(Protocol):
@@ -187,6 +188,10 @@ class Engine:
         elif self._must_cut():
             # Someone who may be a minor just came into view (or the camera went out): cut the item now.
             self._decide(t, utc, trigger="restricted_preempt", urgency=Urgency.IMMEDIATE)
+        elif self._arrival_preempt_due():
+            # The item on screen was chosen for an empty aisle and someone just came: choose for them. The item
+            # keeps its minimum display time and stays measured until the new one starts.
+            self._decide(t, utc, trigger=ARRIVAL_TRIGGER, urgency=Urgency.PREEMPT, close_exposures=False)
         if self._snapshots is not None:
             self._snapshots.maybe_save(self._decider.policy, t_mono=t)
         if self._pool_watcher is not None:
@@ -214,6 +219,16 @@ class Engine:
         queued = [q.item for q in self._queued.values()]
         # Cut what is on screen, and replace a queued restricted item before it appears.
         return any(restricted(item) for item in on_screen + queued)
+
+    def _arrival_preempt_due(self) -> bool:
+        if not self._config.player.preempt_on_arrival or self._queued or self._play is None:
+            return False
+        if not self._snapshot.viewers or not self._snapshot.camera_ok:
+            return False
+        if self._detail.state is not DetailState.ROTATION:
+            return False
+        context = self._contexts.get(self._play.decision_id)
+        return context is not None and context.n_present == 0
 
     def _apply_pool(self, update: PoolUpdate) -> None:
         """Hot reload: decide from the new pool from now on; what is on screen plays out. A pool the rules reject
@@ -276,12 +291,14 @@ class Engine:
             if context is not None and exposure.reward is not None:
                 self._decider.policy.learn(context, exposure.item_id, exposure.reward)
 
-    def _decide(self, t: float, utc: datetime, *, trigger: str, urgency: Urgency) -> None:
+    def _decide(self, t: float, utc: datetime, *, trigger: str, urgency: Urgency, close_exposures: bool = True) -> None:
         """Decide the next item and queue it on the screen.
 
         The exposures of the item whose time is up close first, so the decision already knows (and the policy has
-        learned) what the people in front of the screen just watched."""
-        self._absorb(self._audience.switch_play(None, t, utc))
+        learned) what the people in front of the screen just watched. An item that stays on screen a while longer
+        (`close_exposures=False`) is measured until the next one starts."""
+        if close_exposures:
+            self._absorb(self._audience.switch_play(None, t, utc))
         choice = self._decider.decide(self._snapshot)
         policy = self._decider.policy
         decision = DecisionRecord(

@@ -264,6 +264,33 @@ def test_a_reader_opens_the_detail_page(hour: tuple[RunSummary, SimTruth, Path],
     assert not chosen & set(details.values())
 
 
+def test_an_arrival_preempts_an_item_chosen_for_an_empty_aisle(
+    hour: tuple[RunSummary, SimTruth, Path], pool: ContentPool
+) -> None:
+    """Someone comes into view while the item on screen was chosen for nobody: a new decision is made for them at
+    once, and its item appears once the current one had its minimum display time (not at the current one's end)."""
+    _, _, db = hour
+    min_display_s = Config().player.min_display_s
+    preempts = rows(db, "SELECT id, context, t_mono FROM decisions WHERE trigger = 'preempt'")
+    assert len(preempts) >= 10, "a busy hour has many arrivals during items chosen for an empty aisle"
+    cut_short = 0
+    for decision_id, context, t in preempts:
+        assert json.loads(str(context))["n_present"] >= 1
+        ((before_decision, before_item, before_start, before_end),) = rows(
+            db,
+            "SELECT decision_id, item_id, started_mono, ended_mono FROM plays "
+            f"WHERE started_mono <= {t} AND decision_id != '{decision_id}' ORDER BY started_mono DESC LIMIT 1",
+        )
+        ((before_context,),) = rows(db, f"SELECT context FROM decisions WHERE id = '{before_decision}'")
+        assert json.loads(str(before_context))["n_present"] == 0, "only an item chosen for nobody is preempted"
+        started = rows(db, f"SELECT started_mono FROM plays WHERE decision_id = '{decision_id}'")
+        if started:  # the preempting item appears after the minimum display time of the one it replaces
+            assert float(started[0][0]) >= float(before_start) + min_display_s - 0.1  # type: ignore[arg-type]
+            shown_s = float(before_end) - float(before_start)  # type: ignore[arg-type]
+            cut_short += shown_s < pool.item(str(before_item)).duration_s - 0.5
+    assert cut_short > 0, "some preempted items gave way before their own end"
+
+
 def test_the_pool_reloads_while_the_engine_runs(tmp_path: Path) -> None:
     """An operator removes an item from pool.toml: the engine stops choosing it without a restart; a broken
     manifest afterwards is rejected and the last good pool keeps playing."""

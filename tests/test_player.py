@@ -13,7 +13,7 @@ import pytest
 
 from signage.config.player import PlayerConfig
 from signage.content import load_pool
-from signage.player import LETTERBOX_COLOR, PygamePlayer
+from signage.player import LETTERBOX_COLOR, InstantScreen, PlayEventKind, PygamePlayer, Urgency
 from signage.types import ContentItem, ContentKind
 
 SAMPLE_POOL = Path(__file__).resolve().parent.parent / "content" / "pool.toml"
@@ -189,3 +189,24 @@ def test_closed_player_refuses_to_present() -> None:
     player.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         player.present(load_pool(SAMPLE_POOL).items[0])
+
+
+def test_instant_screen_keeps_the_minimum_display_time_for_a_preempting_item() -> None:
+    """The screen without pixels follows the gapless player's contract: NEXT starts on the next frame, PREEMPT only
+    once the item on screen was shown for `min_display_s`, IMMEDIATE at once."""
+    screen = InstantScreen(min_display_s=4.0)
+    items = [ContentItem(name, "", ContentKind.TEXT, 8.0, "a", "c", title=name) for name in ("a", "b", "c", "d")]
+    screen.show(items[0], decision_id="d0")
+    assert [e.kind for e in screen.present(0.0).events] == [PlayEventKind.STARTED]
+    screen.show(items[1], decision_id="d1", urgency=Urgency.PREEMPT)
+    assert screen.present(1.0).events == () and screen.present(3.9).events == ()
+    started = screen.present(4.0).events
+    assert [(e.kind, e.decision_id) for e in started] == [(PlayEventKind.ENDED, "d0"), (PlayEventKind.STARTED, "d1")]
+    screen.show(items[2], decision_id="d2", urgency=Urgency.PREEMPT)
+    screen.show(items[3], decision_id="d3", urgency=Urgency.IMMEDIATE)
+    events = screen.present(4.1).events
+    assert [(e.kind, e.decision_id) for e in events] == [
+        (PlayEventKind.SKIPPED, "d2"),
+        (PlayEventKind.ENDED, "d1"),
+        (PlayEventKind.STARTED, "d3"),
+    ]

@@ -30,6 +30,11 @@ class PlayerConfig(Section):
         le=600.0,
         description="A preempting decision (a viewer arrived) waits until the current item was on screen this long.",
     )
+    preempt_on_arrival: bool = Field(
+        default=True,
+        description="When someone comes into view while the item on screen was chosen for an empty aisle, choose "
+        "again for them at once (shown after min_display_s) instead of waiting for the item to end.",
+    )
     video_loop: bool = Field(
         default=True, description="Videos loop until their item ends; false: play once and hold the last frame."
     )
