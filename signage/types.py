@@ -172,6 +172,9 @@ class Tracks:
     # Gaze (N, 2): where each person looks, as horizontal and vertical angles in degrees from the screen's centre;
     # NaN where no eyes were seen. The reading detector follows its horizontal sweeps over time.
     gaze: FloatArray | None = None
+    # Seen for (N,): seconds from each track's first sighting (before it was confirmed and got its id) to this
+    # tick, so that dwell starts at the first detection; 0 where the source does not know.
+    seen_for_s: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if not self.person_keys:
@@ -179,6 +182,9 @@ class Tracks:
         if self.gaze is None:
             object.__setattr__(self, "gaze", np.full((len(self.ids), 2), np.nan, np.float32))
         object.__setattr__(self, "gaze", _frozen_array(self.gaze, np.float32, "gaze", (2,)))
+        if self.seen_for_s is None:
+            object.__setattr__(self, "seen_for_s", np.zeros(len(self.ids), np.float32))
+        object.__setattr__(self, "seen_for_s", _frozen_array(self.seen_for_s, np.float32, "seen_for_s", ()))
         object.__setattr__(self, "ids", _frozen_array(self.ids, np.int64, "ids", ()))
         object.__setattr__(self, "boxes", _frozen_array(self.boxes, np.float32, "boxes", (4,)))
         object.__setattr__(self, "head_pose", _frozen_array(self.head_pose, np.float32, "head_pose", (3,)))
@@ -196,10 +202,13 @@ class Tracks:
             "directions": len(self.directions),
             "person_keys": len(self.person_keys),
             "gaze": len(self.gaze) if self.gaze is not None else n,
+            "seen_for_s": len(self.seen_for_s) if self.seen_for_s is not None else n,
         }
         wrong = {k: v for k, v in lengths.items() if v != n}
         if wrong:
             raise ValueError(f"Tracks: expected {n} rows in every column (from ids), got {wrong}")
+        if not np.all(self.seen_for >= 0):
+            raise ValueError("Tracks: seen_for_s must be >= 0 (seconds since the first sighting)")
         if len(set(self.ids.tolist())) != n:
             raise ValueError("Tracks: ids must be unique within a tick")
 
@@ -217,6 +226,12 @@ class Tracks:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def seen_for(self) -> FloatArray:
+        """`seen_for_s`, never None (set in `__post_init__`)."""
+        assert self.seen_for_s is not None
+        return self.seen_for_s
 
     def facing(self, max_yaw_deg: float, max_pitch_deg: float) -> BoolArray:
         """True where a face was seen turned towards the screen within both angles."""

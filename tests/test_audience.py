@@ -233,6 +233,42 @@ def test_preemption_opens_exposures_only_for_people_seen_now() -> None:
     assert tea.dwell_s == pytest.approx(0.1)
 
 
+# -- dwell from the first sighting ---------------------------------------------------------------------------------
+
+
+def test_a_visit_starts_at_the_tracks_first_sighting_not_at_its_id() -> None:
+    """The tracker gives an id on the 3rd sighting (0.2 s after the first) and says so in `seen_for_s`: dwell,
+    attention, the viewer's first-seen time and the exposure all start at the first sighting."""
+    run, p = Run(), play(0)
+    for t in ticks(1.2, 3.0):
+        observed = dataclasses.replace(tracks([(1, FACING)]), seen_for_s=np.array([t - 1.0], np.float32))
+        run.updates.append(run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), p))
+    run.finish(3.0)
+    (viewer,) = run.viewers_closed()
+    assert viewer.first_seen_utc == T0 + timedelta(seconds=1.0)
+    assert viewer.dwell_s == pytest.approx(2.0) and viewer.attention_s == pytest.approx(2.0)
+    (exposure,) = run.exposures_closed()
+    assert exposure.started_utc == T0 + timedelta(seconds=1.0)
+    assert exposure.attention_s == pytest.approx(2.0) and exposure.dwell_s == pytest.approx(2.0)
+    start = next(r for r in run.records if isinstance(r, EventRecord) and r.phase is Phase.START)
+    assert start.t_mono == pytest.approx(1.0)
+
+
+def test_an_exposure_does_not_start_before_its_item() -> None:
+    """First sighted at 0.8 s, id at 1.0 s; the item started at 0.9 s: the exposure starts at 0.9 s."""
+    run, p = Run(), play(0.9)
+    for t in ticks(1.0, 2.0):
+        observed = dataclasses.replace(tracks([(1, FACING)]), seen_for_s=np.array([t - 0.8], np.float32))
+        run.updates.append(run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), p))
+    run.finish(2.0)
+    (viewer,) = run.viewers_closed()
+    (exposure,) = run.exposures_closed()
+    assert viewer.dwell_s == pytest.approx(1.2)
+    assert exposure.started_utc == T0 + timedelta(seconds=0.9)
+    assert exposure.dwell_s == pytest.approx(1.1)
+    assert exposure.attention_s <= exposure.dwell_s
+
+
 # -- reaction to content ------------------------------------------------------------------------------------------
 
 

@@ -5,8 +5,9 @@ up to six at once. Each clip runs through the real perception (YuNet, face mesh 
 PerceptionScheduler), the tracker, the profiler (attributes and re-id) and the audience stage, exactly as
 `signage run` chains them, and the viewers it closes are compared with the metric definitions applied to the
 script (`truth_visits`): passers-by and watchers within 5% of the truth, dwell and attention within 0.5 s per
-visit. Identity switches, new ids on a return, false tracks and coverage are kept per clip in a golden file
-(tests/data/audience_clips_golden.json) that fails the test when any gets worse; SIGNAGE_UPDATE_GOLDEN=1 rewrites it.
+visit (the test holds them to 0.15 s). Identity switches, new ids on a return, false tracks and coverage are kept
+per clip in a golden file (tests/data/audience_clips_golden.json) that fails the test when any gets worse;
+SIGNAGE_UPDATE_GOLDEN=1 rewrites it.
 
 Every face in these clips looks at the camera (flat portraits cannot turn their head convincingly): turning away is
 shown as the back of the head, which face-only perception cannot see, so a person turned away is unseen, as the
@@ -51,7 +52,9 @@ DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "audience_clips_golden.json"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 CONFIG = Config()
-DWELL_TOLERANCE_S = 0.5
+# The issue asks for 0.5 s per visit. Dwell starts at a track's first sighting (Tracks.seen_for_s), so every visit
+# measures to the frame (1/15 s); two frames of slack keep the test about bias, not about rounding.
+DWELL_TOLERANCE_S = 0.15
 COUNT_TOLERANCE = 0.05
 
 # Sources (load_sources order): 0/1 astronaut and mirror, 2/3 Grace Hopper, 4/5 Obama, 6/7 Trump.
@@ -101,8 +104,8 @@ SCRIPTS = (
         duration_s=5.0,
         seed=4,
         actors=(
-            # Each turns their back for 0.6-0.8 s: longer than the tracker keeps a lost track (10 frames), shorter
-            # than lost_after_s, so each is one visit: re-id continues it under the new track.
+            # Each turns their back for 0.6-0.8 s, shorter than the tracker keeps a lost track (max_unseen_s) and
+            # than lost_after_s: each is one visit with one id.
             Actor(source=0, path=((0.3, 110, 110, 66), (4.7, 120, 115, 66)), turned=((2.0, 2.8),)),
             Actor(source=4, path=((0.3, 360, 110, 66), (4.7, 370, 115, 66)), turned=((2.0, 2.6),)),
             Actor(source=2, path=((0.3, 240, 275, 64), (4.7, 250, 270, 64)), turned=((2.0, 2.7),)),

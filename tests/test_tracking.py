@@ -42,8 +42,8 @@ def _shift(box: list[float], dx: float) -> list[float]:
 # -- hysteresis and values ---------------------------------------------------------------------------------------
 
 
-def test_an_id_only_after_init_hits_and_dropped_after_max_misses() -> None:
-    tracker = Tracker(TrackingConfig(init_hits=3, max_misses=2))
+def test_an_id_only_after_init_hits_and_dropped_after_max_unseen_s() -> None:
+    tracker = Tracker(TrackingConfig(init_hits=3, max_unseen_s=0.25))
     assert len(tracker.update(_det([BODY]), 0.0)) == 0
     assert len(tracker.update(_det([BODY]), 0.1)) == 0
     third = tracker.update(_det([BODY]), 0.2)
@@ -51,11 +51,58 @@ def test_an_id_only_after_init_hits_and_dropped_after_max_misses() -> None:
     for k in range(2):  # coasting: not reported, still alive
         assert len(tracker.update(PersonDetections.empty(), 0.3 + 0.1 * k)) == 0
         assert tracker.active == 1
-    assert tracker.update(_det([BODY]), 0.5).ids.tolist() == [1]  # back within max_misses: same id
+    assert tracker.update(_det([BODY]), 0.45).ids.tolist() == [1]  # back 0.25 s after the last sighting: same id
     for k in range(3):
-        tracker.update(PersonDetections.empty(), 0.6 + 0.1 * k)
-    assert tracker.active == 0
+        tracker.update(PersonDetections.empty(), 0.55 + 0.1 * k)
+    assert tracker.active == 0  # unseen for 0.3 s
     assert tracker.update(_det([BODY]), 1.0).ids.tolist() == []  # a new person must earn an id again
+
+
+@pytest.mark.parametrize("fps", [5.0, 15.0, 30.0])
+def test_losing_a_track_depends_on_time_not_on_the_frame_rate(fps: float) -> None:
+    """With `max_unseen_s` = 0.7: unseen for 0.6 s keeps the id, unseen for 0.9 s loses it, at any frame rate."""
+    for gap_s, kept in ((0.6, True), (0.9, False)):
+        tracker = Tracker(TrackingConfig(max_unseen_s=0.7))
+        frame = 1.0 / fps
+        t = 0.0
+        while t < 1.0:  # seen for a second
+            ids = tracker.update(_det([BODY]), t).ids.tolist()
+            t += frame
+        assert ids == [1]
+        last_seen = t - frame
+        while t - last_seen < gap_s - 1e-9:  # unseen (every frame empty) until the gap is over
+            tracker.update(PersonDetections.empty(), t)
+            t += frame
+        back = tracker.update(_det([BODY]), last_seen + gap_s)
+        assert (back.ids.tolist() == [1]) is kept, f"{fps} fps, gap {gap_s} s: {back.ids.tolist()}"
+
+
+def test_a_fleeting_track_coasts_only_as_long_as_it_was_seen() -> None:
+    """Seen for 0.2 s: gone after 0.3 s unseen (max_unseen_s is 1 s), so the next person who comes near does not
+    take it over; seen for 2 s: still there after 0.9 s unseen."""
+    for seen_s, unseen_s, kept in ((0.2, 0.3, False), (2.0, 0.9, True)):
+        tracker = Tracker(TrackingConfig(max_unseen_s=1.0))
+        t = 0.0
+        while t <= seen_s + 1e-9:
+            tracker.update(_det([BODY]), t)
+            t += 0.1
+        tracker.update(PersonDetections.empty(), seen_s + unseen_s)
+        assert tracker.active == int(kept), (seen_s, unseen_s)
+
+
+@pytest.mark.parametrize("fps", [5.0, 15.0, 30.0])
+def test_each_track_says_when_it_was_first_sighted(fps: float) -> None:
+    """The id comes on the init_hits-th sighting; `seen_for_s` reaches back to the first one at every frame rate."""
+    tracker = Tracker(TrackingConfig(init_hits=3))
+    frame = 1.0 / fps
+    start = 10.0
+    for k in range(2):
+        assert len(tracker.update(_det([BODY]), start + k * frame)) == 0
+    confirmed = tracker.update(_det([BODY]), start + 2 * frame)
+    assert confirmed.ids.tolist() == [1]
+    assert confirmed.seen_for.tolist() == pytest.approx([2 * frame], abs=1e-5)
+    later = tracker.update(_det([_shift(BODY, 5)]), start + 3 * frame)
+    assert later.seen_for.tolist() == pytest.approx([3 * frame], abs=1e-5)
 
 
 def test_a_single_ghost_never_gets_an_id() -> None:

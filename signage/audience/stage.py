@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from signage.audience.reading import ReadingChange, ReadingMonitor, params_from_config
 from signage.config import AudienceConfig
@@ -185,6 +185,10 @@ class AudienceStage:
             key = tracks.person_keys[i]
             first_records, first_closed = len(records), len(closed)
             visit = self._visits.get(track_id)
+            # A track new to the stage was first sighted a little before it got its id: its visit starts there.
+            earlier = float(tracks.seen_for[i]) if visit is None else 0.0
+            t_first, utc_first = t - earlier, utc - timedelta(seconds=earlier)
+            sightings: list[tuple[float, datetime, float]] = []  # (time, utc, time credited since the last one)
             if visit is not None and visit.pending is not None and key:
                 orphan = self._orphan(key, present, t)
                 if orphan is not None:
@@ -197,10 +201,10 @@ class AudienceStage:
                 visit = _Visit(
                     viewer_id=new_id(),
                     track_id=track_id,
-                    first_mono=t,
-                    first_utc=utc,
-                    last_mono=t,
-                    last_utc=utc,
+                    first_mono=t_first,
+                    first_utc=utc_first,
+                    last_mono=t_first,
+                    last_utc=utc_first,
                     attributes=tracks.attributes[i],
                     returning=bool(tracks.returning[i]),
                     direction=tracks.directions[i],
@@ -213,10 +217,14 @@ class AudienceStage:
                     visit.pending = []  # its key may show it is someone whose visit is still open
                 self._visits[track_id] = visit
                 records.append(self._viewer_record(visit, Status.OPEN))
-                records.append(self._event(EventKind.VIEWER, Phase.START, visit.viewer_id, t, utc, self._bands(visit)))
-                dt = 0.0
+                records.append(
+                    self._event(EventKind.VIEWER, Phase.START, visit.viewer_id, t_first, utc_first, self._bands(visit))
+                )
+                if earlier > 0:
+                    sightings.append((t_first, utc_first, 0.0))
             else:
-                dt = min(t - visit.last_mono, self._config.max_gap_s)
+                if t_first > visit.last_mono:  # a new track continues an open visit (re-id): seen from t_first on
+                    sightings.append((t_first, utc_first, min(t_first - visit.last_mono, self._config.max_gap_s)))
                 visit.attributes = _better(visit.attributes, tracks.attributes[i])
                 if not visit.continued:
                     visit.returning = visit.returning or bool(tracks.returning[i])
@@ -224,11 +232,15 @@ class AudienceStage:
                     visit.direction = tracks.directions[i]
                 visit.group_size = max(visit.group_size, group_size)
                 visit.person_key = visit.person_key or key
-            sighting = _Sighting(t, dt, bool(facing[i]), tracks.attributes[i].mood)
-            self._sight(visit, sighting, utc, play, records, closed)
+            last = sightings[-1][0] if sightings else visit.last_mono
+            sightings.append((t, utc, min(t - last, self._config.max_gap_s)))
+            for when, when_utc, dt in sightings:
+                sighting = _Sighting(when, dt, bool(facing[i]), tracks.attributes[i].mood)
+                self._sight(visit, sighting, when_utc, play, records, closed)
+                if visit.pending is not None:
+                    visit.pending_sightings.append((when, when_utc, sighting))
             self._follow_gaze(visit, float(gaze_x[i]), play, t, utc, records)
             if visit.pending is not None:
-                visit.pending_sightings.append((t, utc, sighting))
                 visit.pending.extend(records[first_records:])
                 visit.pending_closed.extend(closed[first_closed:])
                 del records[first_records:], closed[first_closed:]
@@ -378,11 +390,13 @@ class AudienceStage:
             visit.exposure = current = None
         if current is None and play is not None:
             changed = True
+            # A sighting dated before the item started (a track's first sighting) opens the exposure at the start.
+            before_play = t < play.started_mono
             exposure = _Exposure(
                 exposure_id=new_id(),
                 play=play,
-                started_mono=t,
-                started_utc=utc,
+                started_mono=play.started_mono if before_play else t,
+                started_utc=play.started_utc if before_play else utc,
                 before=self._before(visit, play.started_mono),
             )
             visit.exposure = exposure

@@ -11,8 +11,13 @@ class TrackingConfig(Section):
     init_hits: int = Field(
         default=3, ge=1, le=100, description="Consecutive sightings before a person gets a track id (no ghosts)."
     )
-    max_misses: int = Field(
-        default=10, ge=0, le=1000, description="Consecutive frames without a sighting before a track is dropped."
+    max_unseen_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds a confirmed track may go without a sighting (coasting on its prediction) before it is "
+        "dropped, and never longer than it had been seen; in time, not frames, so tracking behaves the same at any "
+        "frame rate.",
     )
     min_iou: float = Field(
         default=0.2, ge=0, le=1, description="Least box overlap (IoU) with a track's prediction to continue it."

@@ -8,13 +8,17 @@ Each frame:
    constant-velocity prediction; a sighting without overlap but close to the prediction (`max_jump` box widths)
    still continues the track. Hungarian assignment (scipy's linear_sum_assignment) on 1 - similarity.
 3. hysteresis like norfair's: a track gets an id only after `init_hits` consecutive sightings (a tentative track
-   is dropped at its first miss), and a confirmed track survives `max_misses` frames without a sighting, coasting
-   on its prediction; a person who turns their back keeps their id because the body continues the track.
+   is dropped at its first miss), and a confirmed track survives up to `max_unseen_s` seconds without a sighting,
+   coasting on its prediction, but never longer than it has been seen (norfair's hit counter, in time: a fleeting
+   track does not linger to be taken over by the next person who comes near); a person who turns their back keeps
+   their id because the body continues the track. Losing a track is a matter of time, not of frames, so it
+   behaves the same at 5 and at 30 frames per second.
 
 Ids are anonymous counters that mean nothing outside this tracker instance. `update` returns the confirmed people
 seen in this frame, never the coasting ones (their head pose would be a guess); the audience stage bridges short
-gaps itself. Directions are in image coordinates as the camera sees them: left_to_right means the box moves
-towards larger x.
+gaps itself. Each track also says how long ago it was first sighted (`Tracks.seen_for_s`, from the first of the
+`init_hits` sightings), so that dwell starts at the first detection, not at the confirmation. Directions are in
+image coordinates as the camera sees them: left_to_right means the box moves towards larger x.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class _Track:
         self.track_id = 0  # 0 until confirmed
         self.hits = 1
         self.misses = 0
+        self.first_t = t  # the first sighting, before the track was confirmed
+        self.seen_t = t  # the last sighting
         self.body = person.body.astype(np.float64)
         self.face = None if person.face is None else person.face.astype(np.float64)
         self.velocity = np.zeros(4)
@@ -88,6 +94,7 @@ class _Track:
         self.head_pose = person.head_pose
         self.gaze = person.gaze
         self.last_t = t
+        self.seen_t = t
         self.hits += 1
         self.misses = 0
 
@@ -143,7 +150,8 @@ class Tracker:
                 survivors.append(track)
             else:
                 track.coast(t)
-                if track.track_id and track.misses <= self._config.max_misses:
+                patience = min(self._config.max_unseen_s, track.seen_t - track.first_t)
+                if track.track_id and t - track.seen_t <= patience:
                     survivors.append(track)
         for i in free:
             track = _Track(people[i], t)
@@ -152,7 +160,7 @@ class Tracker:
                 self._next_id += 1
             survivors.append(track)
         self._tracks = survivors
-        return self._output([track for track in survivors if track.track_id and track.misses == 0])
+        return self._output([track for track in survivors if track.track_id and track.misses == 0], t)
 
     # -- pairing and association ---------------------------------------------------------------------------------
     def _people(self, detections: PersonDetections) -> list[_Person]:
@@ -225,7 +233,7 @@ class Tracker:
         return [(r, c) for r, c in zip(rows.tolist(), cols.tolist(), strict=True) if close[r, c]]
 
     # -- values out ---------------------------------------------------------------------------------------------
-    def _output(self, tracks: list[_Track]) -> Tracks:
+    def _output(self, tracks: list[_Track], t: float) -> Tracks:
         if not tracks:
             return Tracks.empty()
         n = len(tracks)
@@ -238,6 +246,7 @@ class Tracker:
             group_ids=np.full(n, -1, np.int64),
             attributes=(UNKNOWN_ATTRIBUTES,) * n,
             directions=tuple(self._direction(track) for track in tracks),
+            seen_for_s=np.array([t - track.first_t for track in tracks], np.float32),
         )
 
     def _direction(self, track: _Track) -> Direction:
