@@ -13,11 +13,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from signage import __version__
 from signage.config import Config, ConfigError, load_config
 from signage.content import ContentPool
 from signage.content_cli import add_content_commands, run_content
+
+if TYPE_CHECKING:
+    from signage.engine import Progress, RunSummary
 
 log = logging.getLogger("signage")
 
@@ -253,6 +257,41 @@ def load_config_and_pool(path: Path | None) -> tuple[Config, ContentPool] | None
         return None
 
 
+def overlay_lines(p: Progress, zone: zoneinfo.ZoneInfo, camera: str = "") -> list[str]:
+    """The operator overlay: local time and item, the camera (live runs), the audience, plays and the store."""
+    local = p.t_utc.astimezone(zone).strftime("%H:%M:%S")
+    return [
+        f"{local}  showing {p.showing}",
+        *([camera] if camera else []),
+        f"present {p.viewers_present}  passers-by {p.passers_by}  watchers {p.watchers}",
+        f"plays {p.plays}  store {'ok' if p.store.ok else 'ERROR'}",
+    ]
+
+
+def progress_line(p: Progress, zone: zoneinfo.ZoneInfo, camera: str = "") -> str:
+    """One line of a run's progress on the terminal."""
+    local = p.t_utc.astimezone(zone).strftime("%H:%M:%S")
+    store_state = "ok" if p.store.ok else f"ERROR: {p.store.error}"
+    return (
+        f"  {local}  {camera + '  ' if camera else ''}plays {p.plays:4d}  passers-by {p.passers_by:4d}  "
+        f"watchers {p.watchers:4d}  present {p.viewers_present:2d}  store {store_state}"
+    )
+
+
+def finish_with_report(command: str, db_path: Path, summary: RunSummary, *, store_closed: bool) -> int:
+    """Print the session's attention report; exit 1 when the store reported a problem during the run."""
+    from signage.report import ReportError, build_report, format_report
+
+    try:
+        print(format_report(build_report(db_path, session_id=summary.session_id)))
+    except ReportError as exc:
+        print(f"signage {command}: no report: {exc}", file=sys.stderr)
+    if not (summary.store_clean and store_closed):
+        print(f"signage {command}: the store reported a problem: {summary.store_error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def _has_display() -> bool:
     if os.environ.get("SDL_VIDEODRIVER") in {"dummy", "offscreen"}:
         return False
@@ -274,10 +313,10 @@ def _demo(args: argparse.Namespace) -> int:
     from signage.clock import SimClock
     from signage.content_watch import PoolWatcher
     from signage.decision import Decider
+    from signage.decision.history import DeliveryHistory
     from signage.decision.policies import build_policy
-    from signage.engine import Engine, Progress
+    from signage.engine import Engine
     from signage.player import GaplessPlayer
-    from signage.report import ReportError, build_report, format_report
     from signage.sim import VirtualStore
     from signage.store import StoreWriter
 
@@ -299,11 +338,14 @@ def _demo(args: argparse.Namespace) -> int:
     clock = SimClock(start_utc=_start_utc(config))
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
     source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
+    # Caps and shares go on from the plays this database already holds for the simulated day, as in `signage run`.
+    history = DeliveryHistory.from_store(db_path, timezone=config.screen.timezone, now_utc=clock.utc())
     decider = Decider.from_config(
         build_policy(config.decision.policy, items=pool.rotation, config=config.decision),
         pool.rotation,
         config,
         item_rules=pool.item_rules,
+        history=history,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)
@@ -320,23 +362,11 @@ def _demo(args: argparse.Namespace) -> int:
         pool_watcher=PoolWatcher(Path(config.content.pool)),
     )
 
-    def local_time(p: Progress) -> str:
-        return p.t_utc.astimezone(zone).strftime("%H:%M:%S")
-
     def overlay(p: Progress) -> list[str]:
-        return [
-            f"{local_time(p)}  showing {p.showing}",
-            f"present {p.viewers_present}  passers-by {p.passers_by}  watchers {p.watchers}",
-            f"plays {p.plays}  store {'ok' if p.store.ok else 'ERROR'}",
-        ]
+        return overlay_lines(p, zone)
 
     def print_progress(p: Progress) -> None:
-        store_state = "ok" if p.store.ok else f"ERROR: {p.store.error}"
-        print(
-            f"  {local_time(p)}  plays {p.plays:4d}  passers-by {p.passers_by:4d}  watchers {p.watchers:4d}  "
-            f"present {p.viewers_present:2d}  store {store_state}",
-            flush=True,
-        )
+        print(progress_line(p, zone), flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         engine.stop_requested.set()
@@ -368,14 +398,7 @@ def _demo(args: argparse.Namespace) -> int:
         + (" (stopped early)" if summary.stopped_early else ""),
         flush=True,
     )
-    try:
-        print(format_report(build_report(db_path, session_id=summary.session_id)))
-    except ReportError as exc:
-        print(f"signage demo: no report: {exc}", file=sys.stderr)
-    if not (summary.store_clean and store_closed):
-        print(f"signage demo: the store reported a problem: {summary.store_error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return finish_with_report("demo", db_path, summary, store_closed=store_closed)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def add_run_command(
 
 def run(args: argparse.Namespace) -> int:
     from signage.capture import open_camera
-    from signage.cli import _has_display, load_config_and_pool
+    from signage.cli import _has_display, finish_with_report, load_config_and_pool, overlay_lines, progress_line
     from signage.clock import SystemClock
     from signage.content_watch import PoolWatcher
     from signage.decision import Decider
@@ -62,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
     from signage.perception.profiles import TrackProfiler
     from signage.perception.scheduler import PerceptionScheduler
     from signage.player import GaplessPlayer
-    from signage.report import ReportError, build_report, format_report
     from signage.store import StoreWriter
     from signage.tracking import Tracker
 
@@ -156,27 +155,13 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-        def local_time(p: Progress) -> str:
-            return p.t_utc.astimezone(zone).strftime("%H:%M:%S")
-
         def overlay(p: Progress) -> list[str]:
             live = source.stats()
             perception_fps = 1000.0 / live.perception_ms_mean if live.perception_ms_mean > 0 else 0.0
-            return [
-                f"{local_time(p)}  showing {p.showing}",
-                f"camera {live.camera_state}  perception {perception_fps:.0f} fps",
-                f"present {p.viewers_present}  passers-by {p.passers_by}  watchers {p.watchers}",
-                f"plays {p.plays}  store {'ok' if p.store.ok else 'ERROR'}",
-            ]
+            return overlay_lines(p, zone, f"camera {live.camera_state}  perception {perception_fps:.0f} fps")
 
         def print_progress(p: Progress) -> None:
-            live = source.stats()
-            store_state = "ok" if p.store.ok else f"ERROR: {p.store.error}"
-            print(
-                f"  {local_time(p)}  camera {live.camera_state}  plays {p.plays:4d}  passers-by {p.passers_by:4d}  "
-                f"watchers {p.watchers:4d}  present {p.viewers_present:2d}  store {store_state}",
-                flush=True,
-            )
+            print(progress_line(p, zone, f"camera {source.stats().camera_state}"), flush=True)
 
         summary = engine.run_live(
             None if args.minutes is None else args.minutes * 60,
@@ -199,11 +184,4 @@ def run(args: argparse.Namespace) -> int:
         f"({live.perception_ms_mean:.1f} ms each)" + (" (stopped early)" if summary.stopped_early else ""),
         flush=True,
     )
-    try:
-        print(format_report(build_report(db_path, session_id=summary.session_id)))
-    except ReportError as exc:
-        print(f"signage run: no report: {exc}", file=sys.stderr)
-    if not (summary.store_clean and store_closed):
-        print(f"signage run: the store reported a problem: {summary.store_error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return finish_with_report("run", db_path, summary, store_closed=store_closed)
