@@ -14,6 +14,9 @@ handed to the engine through `drain_records`:
 - changes outside an outage (the first frame at start, a file that ends) are UPDATEs of the camera itself, whose
   subject is the source's own id.
 
+When the item on screen changes, the profiler hears of it (`TrackProfiler.item_started`), so the moods of the faces
+watching are measured again shortly after the start: that is what an exposure's reaction compares.
+
 Frames and crops stay in memory: nothing here writes a file.
 """
 
@@ -104,6 +107,8 @@ class LiveSource:
         self._frames = 0
         self._skipped = 0
         self._busy_s = 0.0
+        self._showing: ContentItem | None = None  # the item on screen at the last step
+        self._item_started: float | None = None  # a start the worker has not told the profiler about yet
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> LiveSource:
@@ -153,6 +158,10 @@ class LiveSource:
         """The people of the newest frame tracked since the last step (none if no new frame came)."""
         with self._lock:
             result, self._newest = self._newest, None
+            if showing is not self._showing:
+                self._showing = showing
+                if showing is not None:
+                    self._item_started = t_mono
         camera_ok = self._camera.state is CameraState.LIVE
         tracks = result.tracks if result is not None and camera_ok else Tracks.empty()
         return Observation(t_mono=t_mono, t_utc=t_utc, tracks=tracks, camera_ok=camera_ok)
@@ -234,6 +243,10 @@ class LiveSource:
                     detections = detections.with_bodies(bodies.boxes, bodies.scores)
                 tracks = self._tracker.update(detections, frame.t_mono)
                 if self._profiler is not None:
+                    with self._lock:
+                        item_start, self._item_started = self._item_started, None
+                    if item_start is not None:
+                        self._profiler.item_started(item_start)
                     tracks = self._profiler.annotate(frame, analysis.detections, tracks, frame.t_mono)
             except Exception:  # a perception bug must not end the live loop: this frame is lost, the next is tried
                 log.exception("live: perception failed on frame %d", frame.index)

@@ -299,23 +299,39 @@ def test_reaction_compares_attention_and_mood_before_and_after_an_item_starts() 
 
 def test_reaction_is_none_while_open_and_for_a_viewer_first_seen_after_the_start() -> None:
     run, p = Run(), play(0)
-    run.feed(1.0, [(1, FACING)], p, attrs=mood(Mood.NEGATIVE))
+    run.feed(1.5, [(1, FACING)], p, attrs=mood(Mood.NEGATIVE))
     opened = [r for r in run.records if isinstance(r, ExposureRecord)]
     assert opened and opened[0].attention_share_after is None and opened[0].mood_after is None
-    for t in ticks(1.1, 2.0):
+    for t in ticks(1.6, 2.5):
         run.feed(t, [(1, FACING)], p)  # mood unknown from here on
-    run.finish(2.0)
+    run.finish(2.5)
     (exposure,) = run.exposures_closed()
     assert exposure.attention_share_before is None and exposure.mood_before is None
-    assert exposure.attention_share_after == pytest.approx(1.0)  # facing throughout 1.0-2.0 (within 3 s of start)
+    assert exposure.attention_share_after == pytest.approx(1.0)  # facing throughout 1.5-2.5 (within 3 s of start)
     assert exposure.mood_after is Mood.NEGATIVE  # unknown moods are not counted
+
+
+def test_the_mood_after_an_item_starts_counts_from_the_reaction_delay() -> None:
+    """Neutral until 1.2 s after item b started, then smiling (a live profiler measures the mood again ~1 s after a
+    start): the smile is the mood after, although it was seen for less than half of the window."""
+    run = Run(AudienceConfig(reaction_window_s=3.0, reaction_mood_delay_s=1.0))
+    first, second = play(0, "a"), play(4.0, "b")
+    for t in ticks(0, 3.9):
+        run.feed(t, [(1, FACING)], first, attrs=mood(Mood.NEUTRAL))
+    for t in ticks(4.0, 8.0):
+        run.feed(t, [(1, FACING)], second, attrs=mood(Mood.POSITIVE if t >= 5.2 else Mood.NEUTRAL))
+    run.finish(8.0)
+    _, b = run.exposures_closed()
+    assert (b.mood_before, b.mood_after) == (Mood.NEUTRAL, Mood.POSITIVE)
+    with pytest.raises(ValueError, match="reaction_mood_delay_s"):
+        AudienceConfig(reaction_window_s=2.0, reaction_mood_delay_s=2.0)
 
 
 def test_reaction_window_ends_after_the_configured_span() -> None:
     """Facing only from 2 s after the start: in a 1 s window that is no attention; in a 3 s window, a third."""
     shares = []
     for window in (1.0, 3.0):
-        run, p = Run(AudienceConfig(reaction_window_s=window)), play(0)
+        run, p = Run(AudienceConfig(reaction_window_s=window, reaction_mood_delay_s=0.5)), play(0)
         for t in ticks(0, 4.0):
             run.feed(t, [(1, FACING if t > 2.0 else AWAY)], p)
         run.finish(4.0)

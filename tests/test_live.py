@@ -33,7 +33,7 @@ from signage.perception.pipeline import FacePipeline
 from signage.player import GaplessPlayer
 from signage.store import StoreWriter
 from signage.tracking import Tracker
-from signage.types import ContentItem, ContentKind, Observation
+from signage.types import ContentItem, ContentKind, Observation, Tracks
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -369,6 +369,37 @@ def test_camera_out_at_start_is_an_outage_and_plays_go_on_unmeasured(pipeline: F
     assert phases[0] == ("start", "offline")
     assert phases[-1] == ("end", "live")
     assert {r.subject_id for r in records} == {records[0].subject_id}  # type: ignore[union-attr]
+
+
+class StartRecorder:
+    """A profiler stand-in that keeps the item starts the live source tells it about (tracks pass through)."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def item_started(self, t: float) -> None:
+        self.starts.append(t)
+
+    def annotate(self, frame: object, faces: object, tracks: Tracks, t: float) -> Tracks:
+        return tracks
+
+
+def test_the_profiler_hears_when_the_item_on_screen_changes(pipeline: FacePipeline) -> None:
+    """So the moods of the faces watching are measured again after each start (reaction to content)."""
+    camera = CameraSupervisor(factory=FakeCameraDevice(), config=FAST)
+    clock = SystemClock()
+    recorder = StartRecorder()
+    a, b = (
+        ContentItem(item_id=name, path="", kind=ContentKind.TEXT, duration_s=1.0, advertiser="x", category="c")
+        for name in ("a", "b")
+    )
+    tracker = Tracker(Config().tracking)
+    with LiveSource(camera=camera, analyzer=pipeline, tracker=tracker, clock=clock, profiler=recorder) as source:  # type: ignore[arg-type]
+        assert wait_until(lambda: camera.state is CameraState.LIVE, RECOVERY_S)
+        for t, showing in ((1.0, None), (2.0, a), (2.5, a), (3.0, b), (3.5, b)):
+            source.step(t, datetime.now(UTC), showing)
+            _pause(0.3)  # the worker takes a frame or two meanwhile
+    assert recorder.starts == [2.0, 3.0]
 
 
 def test_missing_model_or_video_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

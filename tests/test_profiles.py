@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from signage.config import Config
+from signage.audience import AudienceStage
+from signage.config import AudienceConfig, Config
+from signage.ids import new_id
 from signage.perception.attributes import FaceAttributes
 from signage.perception.pipeline import FacePipeline
 from signage.perception.profiles import TrackProfiler
 from signage.perception.reid import FaceEmbedder, ReidMemory
-from signage.types import Attributes, Direction, FaceDetections, Frame, Gender, Tracks
+from signage.records import PlayRecord
+from signage.types import Attributes, Direction, FaceDetections, Frame, Gender, Mood, Observation, Tracks
 
 DATA = Path(__file__).parent / "data"
 
@@ -89,3 +94,95 @@ def test_profiles_once_per_track_and_recognises_a_return(
     assert sum(bool(k) for k in one.person_keys) == 1
     two = profiler.annotate(frame, both, tracks_for(both, analysis.head_pose, ids), t=61.1)
     assert all(two.person_keys) and two.person_keys[0] != two.person_keys[1]
+
+
+# -- reaction to content: the mood is measured again after an item starts ------------------------------------------
+
+
+class Expressions:
+    """A stand-in estimator: each face's mood is what the script says at the current time (frames are blank)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.smiles_from: dict[int, float] = {}  # face index → when that face starts smiling
+        self.asked: list[tuple[float, int]] = []  # (time, faces)
+
+    def estimate(self, frame: Frame, faces: FaceDetections) -> tuple[Attributes, ...]:
+        self.asked.append((self.now, len(faces)))
+        out = []
+        for box in faces.boxes.tolist():
+            face = int(box[0] // 100)  # faces are laid out 100 px apart
+            smiling = self.now >= self.smiles_from.get(face, math.inf)
+            out.append(Attributes(mood=Mood.POSITIVE if smiling else Mood.NEUTRAL, mood_confidence=0.9))
+        return tuple(out)
+
+
+BLANK = Frame(np.zeros((240, 640, 3), np.uint8), 0.0, 0)
+
+
+def row_of(n: int, yaw: list[float]) -> tuple[FaceDetections, Tracks]:
+    boxes = np.array([[100 * k + 10, 40, 100 * k + 70, 100] for k in range(n)], np.float32)
+    faces = FaceDetections(boxes, np.ones(n, np.float32), np.zeros((n, 5, 2), np.float32))
+    pose = np.array([[y, 0.0, 0.0] for y in yaw], np.float32)
+    return faces, tracks_for(faces, pose, list(range(1, n + 1)))
+
+
+def test_after_an_item_starts_the_watching_faces_moods_are_measured_again_within_a_budget() -> None:
+    stub = Expressions()
+    profiler = TrackProfiler(
+        attributes=stub, embedder=None, memory=None, max_faces_per_frame=4, reaction_faces_per_frame=2
+    )
+    faces, tracks = row_of(4, [0.0, 5.0, 60.0, -3.0])  # the third face looks away
+    for k in range(10):  # profiled once on arrival
+        stub.now = k * 0.1
+        profiler.annotate(BLANK, faces, tracks, stub.now)
+    assert sum(n for _, n in stub.asked) == 4
+    stub.asked.clear()
+    stub.smiles_from = {0: 1.5, 1: 1.5}
+    profiler.item_started(1.0)
+    moods = []
+    for k in range(10, 40):
+        stub.now = k * 0.1
+        moods.append(profiler.annotate(BLANK, faces, tracks, stub.now).attributes)
+    # nothing before 1 s after the start (2.0), then the three facing faces, at most two per frame, once each
+    assert [(round(t, 1), n) for t, n in stub.asked] == [(2.0, 2), (2.1, 1)]
+    assert profiler.reaction_refreshes == 3
+    last = moods[-1]
+    assert [a.mood for a in last] == [Mood.POSITIVE, Mood.POSITIVE, Mood.NEUTRAL, Mood.NEUTRAL]
+    assert moods[9][0].mood is Mood.NEUTRAL  # 1.9 s: not measured yet
+    # Too late for a reaction: a start announced 5 s ago refreshes nothing.
+    stub.asked.clear()
+    profiler.item_started(0.0)
+    profiler.annotate(BLANK, faces, tracks, 5.0)
+    assert stub.asked == []
+
+
+def test_a_mood_change_after_an_item_starts_shows_in_the_exposure() -> None:
+    """Profiler → audience as `signage run` chains them: a viewer neutral while item a plays smiles 0.5 s after item b
+    starts. With the start announced the exposure to b reads neutral before, positive after; without it (moods only
+    every 20 s) before and after are the same."""
+    results = {}
+    for announced in (True, False):
+        stub = Expressions()
+        stub.smiles_from = {0: 10.5}
+        profiler = TrackProfiler(attributes=stub, embedder=None, memory=None)
+        stage = AudienceStage(AudienceConfig(), session_id="s", model_versions="test")
+        t0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+        first = PlayRecord(new_id(), "s", new_id(), "a", t0, 0.0)
+        second = PlayRecord(new_id(), "s", new_id(), "b", t0 + timedelta(seconds=10), 10.0)
+        faces, tracks = row_of(1, [0.0])
+        closed = []
+        for k in range(0, 141):
+            t = k * 0.1
+            stub.now = t
+            play = first if t < 10.0 else second
+            if announced and k == 100:
+                profiler.item_started(10.0)
+            annotated = profiler.annotate(BLANK, faces, tracks, t)
+            observation = Observation(t_mono=t, t_utc=t0 + timedelta(seconds=t), tracks=annotated)
+            closed += stage.update(observation, play).closed_exposures
+        closed += stage.close_all(14.0, t0 + timedelta(seconds=14)).closed_exposures
+        (b,) = [e for e in closed if e.item_id == "b"]
+        results[announced] = (b.mood_before, b.mood_after)
+    assert results[True] == (Mood.NEUTRAL, Mood.POSITIVE)
+    assert results[False] == (Mood.NEUTRAL, Mood.NEUTRAL)

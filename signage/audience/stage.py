@@ -10,7 +10,8 @@ Definitions (docs/metrics.md has the full text):
   start and end of each reading spell are viewer events (phase update, payload {"reading": true/false, "item": the
   item on screen}).
 - reaction to content: per exposure, the viewer's share of time facing and most frequent mood band in the
-  `reaction_window_s` before the item started and after it started, set on the exposure when it closes.
+  `reaction_window_s` before the item started and after it started (moods after it only from
+  `reaction_mood_delay_s` on: a face takes a moment to react), set on the exposure when it closes.
 Time between two sightings counts only up to `max_gap_s`, so a missed detection does not break a streak and a
 long gap does not count as attention.
 """
@@ -73,10 +74,10 @@ class _Reaction:
     facing_s: float = 0.0
     moods: collections.Counter[Mood] = field(default_factory=collections.Counter)
 
-    def add(self, sighting: _Sighting) -> None:
+    def add(self, sighting: _Sighting, *, mood: bool = True) -> None:
         self.seen_s += sighting.dt
         self.facing_s += sighting.dt if sighting.facing else 0.0
-        if sighting.mood is not Mood.UNKNOWN:
+        if mood and sighting.mood is not Mood.UNKNOWN:
             self.moods[sighting.mood] += 1
 
     @property
@@ -424,7 +425,11 @@ class AudienceStage:
         if exposure is None or sighting.t - exposure.play.started_mono > window:
             return
         # The time since the last sighting belongs to the item shown then: after a switch it is not "after".
-        exposure.after.add(_Sighting(sighting.t, 0.0, sighting.facing, sighting.mood) if switched else sighting)
+        # A face takes a moment to react: moods count from `reaction_mood_delay_s` after the start.
+        exposure.after.add(
+            _Sighting(sighting.t, 0.0, sighting.facing, sighting.mood) if switched else sighting,
+            mood=sighting.t - exposure.play.started_mono > self._config.reaction_mood_delay_s,
+        )
 
     def _before(self, visit: _Visit, item_started: float) -> _Reaction | None:
         """The viewer's sightings in the reaction window before the item started (None if not seen then)."""

@@ -40,6 +40,14 @@ class AudienceConfig(Section):
         description="Reaction to content: the viewer's attention share and mood in this many seconds before an item "
         "started are compared with the same span after it started.",
     )
+    reaction_mood_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="Reaction to content: a face takes about this long to react to a new item, so the mood after the "
+        "start is the one seen from this many seconds after it to the end of the reaction window; live, the mood of "
+        "every face watching is measured again at this time.",
+    )
     reading_span_deg: float = Field(
         default=40.0,
         gt=0,
@@ -92,6 +100,15 @@ class AudienceConfig(Section):
     reading_release_s: float = Field(
         default=2.0, ge=0, le=60, description="Reading ends after this long without a reading verdict, seconds."
     )
+
+    @model_validator(mode="after")
+    def _reaction_delay_inside_the_window(self) -> Self:
+        if self.reaction_mood_delay_s >= self.reaction_window_s:
+            raise ValueError(
+                f"reaction_mood_delay_s ({self.reaction_mood_delay_s}) must be < reaction_window_s "
+                f"({self.reaction_window_s})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _reading_steps_in_order(self) -> Self:
