@@ -2,7 +2,7 @@
 ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracle, select+learn time.
 
     python benchmarks/policy.py [--days 30] [--seeds 7 8 9] [--scenarios 12 30w] [--items N] [--jobs 2]
-                                [--tick-s 0.2] [--ceiling-days 3] [--window-h 3] [--policies linucb contextual ...]
+                                [--tick-s 0.2] [--ceiling-days 3] [--window-h 2] [--policies linucb contextual ...]
 
 Scenarios (synthetic pools of text items over 12 categories with the keywords both the simulator's tastes and the
 demographic table know; every third item moves; no restricted categories):
@@ -20,12 +20,19 @@ for practice).
 
 Printed per scenario and policy (means over seeds): hold rate, notice rate, attention seconds per passer-by, its
 ratio to round-robin's, hold rate over round-robin's, % of the oracle's attention per passer-by, the decisions until
-a trailing window (`--window-h`, default 3 simulated hours) of attention first reaches 70% / 80% / 90% of the
-oracle's over the same hours (worst seed; `rew->70%`: the rewards learned by then; only windows with at least half
-the oracle's mean attention count, so with days starting at midnight the first possible one ends after about 4,600
-mostly empty-aisle decisions), and select+learn p50/p99 in µs from a micro-benchmark with 50 items (medians of 3
-runs; no engine threads competing for the GIL). river's LinUCBDisjoint took p50 1.0 ms, p99 34 ms per select+learn
-with 50 arms and 20 features on the same (shared) machine, this numpy one p50 56 µs.
+a trailing window (`--window-h`, default 2 simulated hours, read every 15 simulated minutes) of attention first
+reaches 70% / 80% / 90% of the oracle's over the same hours (worst seed; `ppl->70%`: counting only decisions made
+while somebody was in front of the screen; `rew->70%`: the rewards learned by then; only windows with at least half
+the oracle's mean window attention count, so a quiet hour with two passers-by says nothing), and select+learn
+p50/p99 in µs from a micro-benchmark with 50 items (medians of 3 runs; no engine threads competing for the GIL).
+
+Every run starts at the store's opening (`signage.simulate.OPENING_LOCAL_TIME`, 08:00 local) on a Monday and lasts
+`--days` × 24 h, the same for every policy: the first decisions meet the morning's shoppers. (Runs used to start at
+midnight, so the first ~3,000 decisions were made to an empty aisle and "decisions until x%" mostly counted those.)
+With a 2 h window the earliest a policy can be credited is the first busy window, late in the first morning.
+
+river's LinUCBDisjoint took p50 1.0 ms, p99 34 ms per select+learn with 50 arms and 20 features on the same
+(shared) machine, this numpy one p50 56 µs.
 
 `ceiling` is the context ceiling: the contextual learner's own model (the same context × item features, memory
 features included) fitted offline by ridge regression on `--ceiling-days` of uniformly random logs from another seed
@@ -59,7 +66,7 @@ from signage.decision.policies import ContextualPolicy, RandomPolicy, build_poli
 from signage.decision.policies.features import context_features, item_features
 from signage.decision.policy import Policy
 from signage.sim import VirtualStore
-from signage.simulate import SimulationResult, simulate
+from signage.simulate import OPENING_LOCAL_TIME, SimulationResult, simulate
 from signage.types import ContentItem, ContentKind, Context, Decision
 
 RESULTS = Path(__file__).parent / "results"
@@ -223,38 +230,56 @@ def run_one(
     return simulate(config, pool, policy=CEILING, days=days, seed=seed, tick_s=tick_s, make_policy=ceiling)
 
 
-def hourly(result: SimulationResult, hours: int) -> tuple[list[float], list[int], list[int]]:
-    """Reward summed per simulated hour, and the decisions / rewards learned by the end of each hour."""
-    reward = [0.0] * hours
-    decisions = [0] * hours
-    learned = [0] * hours
-    for count, (t, decided, value) in enumerate(result.rewards, start=1):
-        hour = min(hours - 1, int(t // HOUR_S))
-        reward[hour] += value
-        decisions[hour] = max(decisions[hour], decided)
-        learned[hour] = count
-    for h in range(1, hours):
-        decisions[h] = max(decisions[h], decisions[h - 1])
-        learned[h] = max(learned[h], learned[h - 1])
-    return reward, decisions, learned
+BIN_H = 0.25  # learning curves are read every 15 simulated minutes
+
+
+def binned(result: SimulationResult, bins: int) -> tuple[list[float], list[int], list[int], list[int]]:
+    """Reward summed per BIN_H of simulated time, and the decisions / decisions with people in view / rewards
+    learned by the end of each bin."""
+    reward = [0.0] * bins
+    decisions = [0] * bins
+    with_people = [0] * bins
+    learned = [0] * bins
+    for count, (t, decided, present, value) in enumerate(result.rewards, start=1):
+        b = min(bins - 1, int(t // (BIN_H * HOUR_S)))
+        reward[b] += value
+        decisions[b] = max(decisions[b], decided)
+        with_people[b] = max(with_people[b], present)
+        learned[b] = count
+    for b in range(1, bins):
+        decisions[b] = max(decisions[b], decisions[b - 1])
+        with_people[b] = max(with_people[b], with_people[b - 1])
+        learned[b] = max(learned[b], learned[b - 1])
+    return reward, decisions, with_people, learned
+
+
+def hourly(result: SimulationResult, hours: int) -> list[float]:
+    """Reward summed per simulated hour."""
+    per_bin = round(1 / BIN_H)
+    reward = binned(result, hours * per_bin)[0]
+    return [sum(reward[h * per_bin : (h + 1) * per_bin]) for h in range(hours)]
 
 
 def until_share(
-    result: SimulationResult, oracle: SimulationResult, share: float, *, window_h: int = 3
-) -> tuple[int, int] | None:
-    """(decisions, rewards learned) when a trailing `window_h` hours of attention first reached `share` of the
-    oracle's over the same hours (same arrivals: the streams are paired). Only windows with at least half the
-    oracle's mean window attention count: a quiet night hour with two passers-by says nothing."""
-    hours = int(result.days * 24)
-    mine, decisions, learned = hourly(result, hours)
-    best, _, _ = hourly(oracle, hours)
-    windows = [slice(h - window_h + 1, h + 1) for h in range(window_h - 1, hours)]
-    if not windows:
+    result: SimulationResult, oracle: SimulationResult, share: float, *, window_h: float = 2.0
+) -> tuple[int, int, int] | None:
+    """(decisions, decisions with people in view, rewards learned) when a trailing `window_h` hours of attention,
+    read every BIN_H, first reached `share` of the oracle's over the same hours (same arrivals: the streams are
+    paired). Only windows with at least half the oracle's mean window attention count: a quiet hour with two
+    passers-by says nothing. The same rule for every policy."""
+    bins = int(result.days * 24 / BIN_H)
+    width = max(1, round(window_h / BIN_H))
+    mine, decisions, with_people, learned = binned(result, bins)
+    best = binned(oracle, bins)[0]
+    ends = range(width - 1, bins)
+    if not ends:
         return None
-    busy = 0.5 * statistics.fmean(sum(best[w]) for w in windows)
-    for h, window in zip(range(window_h - 1, hours), windows, strict=True):
-        if sum(best[window]) >= busy and sum(mine[window]) >= share * sum(best[window]):
-            return decisions[h], learned[h]
+    sums = {end: (sum(mine[end - width + 1 : end + 1]), sum(best[end - width + 1 : end + 1])) for end in ends}
+    busy = 0.5 * statistics.fmean(b for _, b in sums.values())
+    for end in ends:
+        got, oracle_got = sums[end]
+        if oracle_got >= busy and got >= share * oracle_got:
+            return decisions[end], with_people[end], learned[end]
     return None
 
 
@@ -313,8 +338,8 @@ def regret_curves(
             continue
         total = [0.0] * hours
         for seed in seeds:
-            mine, _, _ = hourly(runs[(scenario, name, seed)], hours)
-            best, _, _ = hourly(runs[(scenario, "oracle", seed)], hours)
+            mine = hourly(runs[(scenario, name, seed)], hours)
+            best = hourly(runs[(scenario, "oracle", seed)], hours)
             running = 0.0
             for h in range(hours):
                 running += best[h] - mine[h]
@@ -381,7 +406,7 @@ def summarise(
     scenario: Scenario,
     policies: Sequence[str],
     seeds: Sequence[int],
-    window_h: int,
+    window_h: float,
     timings: dict[str, dict[str, float]],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
@@ -393,7 +418,9 @@ def summarise(
         for share in (0.7, 0.8, 0.9):
             hits = [until_share(r, o, share, window_h=window_h) for r, o in zip(per_seed, oracle, strict=True)]
             reach[share] = None if any(h is None for h in hits) else max(h[0] for h in hits if h)  # worst seed
-            reach[f"{share}_learned"] = None if any(h is None for h in hits) else max(h[1] for h in hits if h)
+            reach[f"{share}_people"] = None if any(h is None for h in hits) else max(h[1] for h in hits if h)
+            reach[f"{share}_learned"] = None if any(h is None for h in hits) else max(h[2] for h in hits if h)
+            reach[f"{share}_per_seed"] = [h[0] if h else None for h in hits]
         rows.append(
             {
                 "scenario": scenario.title,
@@ -418,6 +445,10 @@ def summarise(
                 "decisions_to_70pct": reach[0.7],
                 "decisions_to_80pct": reach[0.8],
                 "decisions_to_90pct": reach[0.9],
+                "decisions_to_70pct_per_seed": reach["0.7_per_seed"],
+                "decisions_with_people_to_70pct": reach["0.7_people"],
+                "decisions_with_people_to_80pct": reach["0.8_people"],
+                "decisions_with_people_to_90pct": reach["0.9_people"],
                 "rewards_to_70pct": reach["0.7_learned"],
                 "rewards_to_80pct": reach["0.8_learned"],
                 "rewards_to_90pct": reach["0.9_learned"],
@@ -433,7 +464,8 @@ def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     print(f"\n{title}")
     header = (
         f"{'policy':12s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
-        f"{'%oracle':>8s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'rew->70%':>9s} {'s+l p50us':>10s} "
+        f"{'%oracle':>8s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'ppl->70%':>9s} {'rew->70%':>9s} "
+        f"{'s+l p50us':>10s} "
         f"{'s+l p99us':>10s}"
     )
     print(header)
@@ -444,7 +476,8 @@ def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
             f"{row['attention_per_viewer_s']:9.2f} {row['attention_vs_round_robin']:8.2f} "
             f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {fmt(row['decisions_to_70pct']):>9s} "
             f"{fmt(row['decisions_to_80pct']):>9s} {fmt(row['decisions_to_90pct']):>9s} "
-            f"{fmt(row['rewards_to_70pct']):>9s} {m['p50_us']:10.0f} {m['p99_us']:10.0f}"
+            f"{fmt(row['decisions_with_people_to_70pct']):>9s} {fmt(row['rewards_to_70pct']):>9s} "
+            f"{m['p50_us']:10.0f} {m['p99_us']:10.0f}"
         )
 
 
@@ -458,7 +491,7 @@ def main() -> None:
     parser.add_argument("--tick-s", type=float, default=None, help="override sim.tick_s (0.2 halves the time)")
     parser.add_argument("--policies", nargs="+", default=list(DEFAULT_POLICIES))
     parser.add_argument("--ceiling-days", type=float, default=3.0, help="days of random logs the ceiling is fit on")
-    parser.add_argument("--window-h", type=int, default=3, help="trailing window (hours) for decisions until x%%")
+    parser.add_argument("--window-h", type=float, default=2.0, help="trailing window (hours) for decisions until x%%")
     args = parser.parse_args()
     policies = [p for p in args.policies if p != "oracle"] + ["oracle"]
     if "round_robin" not in policies:
@@ -483,9 +516,20 @@ def main() -> None:
             runs[key] = future.result()
     elapsed = time.perf_counter() - started
     timings = {name: micro(name) for name in policies if name not in ("oracle", CEILING)}
-    print(f"policies on the virtual store: {args.days:g} days x seeds {args.seeds}, {elapsed:.0f} s wall")
+    print(
+        f"policies on the virtual store: {args.days:g} days from the store's opening ({OPENING_LOCAL_TIME} local) x "
+        f"seeds {args.seeds}, tick {args.tick_s or 'sim.tick_s'} s, {elapsed:.0f} s wall; decisions until x% of the "
+        f"oracle: trailing {args.window_h:g} h windows read every {BIN_H * 60:.0f} min, worst seed"
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"days": args.days, "seeds": args.seeds, "tick_s": args.tick_s, "scenarios": {}}
+    report: dict[str, Any] = {
+        "days": args.days,
+        "seeds": args.seeds,
+        "tick_s": args.tick_s,
+        "start_local_time": OPENING_LOCAL_TIME,
+        "window_h": args.window_h,
+        "scenarios": {},
+    }
     for scenario in scenarios:
         rows = summarise(runs, scenario, policies, args.seeds, args.window_h, timings)
         print_table(f"{scenario.title}: {args.days:g} day(s) x {len(args.seeds)} seed(s)", rows)

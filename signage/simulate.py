@@ -8,6 +8,14 @@ is wrapped to time every select and learn and to record when each reward arrived
 drift and worn-off novelty) and picks the item with the most expected attention. It is the ceiling the benchmark
 measures the others against; no real screen can run it.
 
+Start: each run starts at the store's opening, `OPENING_LOCAL_TIME` (08:00 local, where the arrival profile of
+`signage.sim.arrivals` rises from its night level), on a Monday, and runs `days` × 24 h from there: every simulated
+day still covers every hour, but a learner's first decisions meet the morning's shoppers instead of seven hours of
+an empty aisle at night (which made "decisions until x% of the oracle" mostly count empty-aisle decisions).
+`start_local_time` moves it (for example to sim.start_local_time). Decisions are also counted apart when somebody
+was in front of the screen (`decisions_with_people`; each reward records both counts), so learning curves can be
+read in decisions that could have earned anything.
+
 Speed: with 0.1 s ticks a busy simulated day takes about 30-40 s of one core; `tick_s` can be raised (0.2 s keeps
 the audience definitions measurable: a watcher needs 1 s of facing, a hold 3 s).
 """
@@ -34,11 +42,13 @@ from signage.engine import Engine
 from signage.player import InstantScreen
 from signage.report import Report, build_report
 from signage.sim import VirtualStore
+from signage.sim.arrivals import OPENING_HOUR
 from signage.store import StoreWriter
 from signage.types import ContentItem, Context, Decision
 
 SIMULATION_POLICIES: tuple[str, ...] = (*POLICY_NAMES, "oracle")
 START_DATE = date(2026, 3, 2)  # a Monday, so a week of simulated days covers every weekday
+OPENING_LOCAL_TIME = f"{OPENING_HOUR:02d}:00"  # when a simulated run starts, store-local time
 
 
 class OraclePolicy:
@@ -82,12 +92,16 @@ class _Timed:
         self._clock = clock
         self.select_s: list[float] = []
         self.learn_s: list[float] = []
-        self.rewards: list[tuple[float, int, float]] = []  # (t, decisions so far, reward)
+        self.with_people = 0  # decisions made while somebody was in front of the screen
+        # (t, decisions so far, decisions with people so far, reward)
+        self.rewards: list[tuple[float, int, int, float]] = []
 
     def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
         start = time.perf_counter()
         decision = self.policy.select(context, eligible)
         self.select_s.append(time.perf_counter() - start)
+        if context.n_present:
+            self.with_people += 1
         return decision
 
     def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> Mapping[str, float]:
@@ -99,7 +113,14 @@ class _Timed:
         start = time.perf_counter()
         self.policy.learn(context, item_id, reward)
         self.learn_s.append(time.perf_counter() - start)
-        self.rewards.append((self._clock.monotonic(), len(self.select_s), reward))
+        self.rewards.append((self._clock.monotonic(), len(self.select_s), self.with_people, reward))
+
+
+def _hh_mm(text: str) -> tuple[int, int]:
+    hour, _, minute = text.partition(":")
+    if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError(f"start_local_time must be HH:MM (00:00-23:59), got {text!r}")
+    return int(hour), int(minute)
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
@@ -116,6 +137,7 @@ class SimulationResult:
     days: float
     decisions: int
     rewards_learned: int
+    decisions_with_people: int
     passers_by: int
     watchers: int
     held_watchers: int
@@ -125,8 +147,10 @@ class SimulationResult:
     learn_us_p50: float
     learn_us_p99: float
     real_seconds: float
-    # (simulated seconds since start, decisions so far, reward) of each reward delivered to the policy
-    rewards: tuple[tuple[float, int, float], ...] = field(repr=False, default=())
+    start_local_time: str = OPENING_LOCAL_TIME
+    # (simulated seconds since start, decisions so far, decisions with people so far, reward) of each reward
+    # delivered to the policy
+    rewards: tuple[tuple[float, int, int, float], ...] = field(repr=False, default=())
 
     @property
     def notice_rate(self) -> float:
@@ -148,6 +172,7 @@ class SimulationResult:
             "days": self.days,
             "decisions": self.decisions,
             "rewards_learned": self.rewards_learned,
+            "decisions_with_people": self.decisions_with_people,
             "passers_by": self.passers_by,
             "watchers": self.watchers,
             "held_watchers": self.held_watchers,
@@ -160,6 +185,7 @@ class SimulationResult:
             "learn_us_p50": self.learn_us_p50,
             "learn_us_p99": self.learn_us_p99,
             "real_seconds": self.real_seconds,
+            "start_local_time": self.start_local_time,
         }
 
 
@@ -173,8 +199,10 @@ def simulate(
     db_path: Path | None = None,
     tick_s: float | None = None,
     make_policy: Callable[[VirtualStore], Policy] | None = None,
+    start_local_time: str = OPENING_LOCAL_TIME,
 ) -> SimulationResult:
-    """Run `policy` on the virtual store (seed: `seed`, else sim.seed) for `days` simulated days, from midnight.
+    """Run `policy` on the virtual store (seed: `seed`, else sim.seed) for `days` simulated days, from
+    `start_local_time` (HH:MM, store-local; default the store's opening) on START_DATE.
 
     `make_policy` (for benchmarks) builds the policy instead, given the store; `policy` then only names the run."""
     if make_policy is None and policy not in SIMULATION_POLICIES:
@@ -184,7 +212,8 @@ def simulate(
     sim_config = config.sim if seed is None else config.sim.model_copy(update={"seed": seed})
     tick = tick_s or sim_config.tick_s
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
-    start = datetime(START_DATE.year, START_DATE.month, START_DATE.day, tzinfo=zone).astimezone(UTC)
+    hour, minute = _hh_mm(start_local_time)
+    start = datetime(START_DATE.year, START_DATE.month, START_DATE.day, hour, minute, tzinfo=zone).astimezone(UTC)
     clock = SimClock(start_utc=start)
     store_sim = VirtualStore(sim_config, start_utc=start, timezone=config.screen.timezone, items=pool.items)
     chosen: Policy
@@ -229,6 +258,7 @@ def simulate(
         days=days,
         decisions=report.decisions,
         rewards_learned=len(timed.rewards),
+        decisions_with_people=timed.with_people,
         passers_by=report.passers_by,
         watchers=report.watchers,
         held_watchers=report.held_watchers,
@@ -238,6 +268,7 @@ def simulate(
         learn_us_p50=_quantile(timed.learn_s, 0.5) * 1e6,
         learn_us_p99=_quantile(timed.learn_s, 0.99) * 1e6,
         real_seconds=summary.real_seconds,
+        start_local_time=start_local_time,
         rewards=tuple(timed.rewards),
     )
 
@@ -245,9 +276,11 @@ def simulate(
 def format_result(result: SimulationResult) -> str:
     return "\n".join(
         [
-            f"signage simulate: policy {result.policy}, {result.days:g} day(s), seed {result.seed}, "
+            f"signage simulate: policy {result.policy}, {result.days:g} day(s) from {result.start_local_time} local, "
+            f"seed {result.seed}, "
             f"{result.real_seconds:.1f} s",
-            f"  decisions           {result.decisions}   rewards learned {result.rewards_learned}",
+            f"  decisions           {result.decisions}   with people in view {result.decisions_with_people}   "
+            f"rewards learned {result.rewards_learned}",
             f"  passers-by (OTS)    {result.passers_by}",
             f"  watchers            {result.watchers}",
             f"  notice rate         {result.notice_rate:.1%}   watchers / passers-by",

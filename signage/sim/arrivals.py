@@ -38,6 +38,7 @@ DAY_PROFILE: tuple[tuple[float, float], ...] = (
     (24.0, 0.02),
 )
 _HOURS = [h for h, _ in DAY_PROFILE]
+OPENING_HOUR = 8  # local hour the store opens: arrivals rise from the night level (0.02) to 0.10 of the peak
 
 
 def day_profile(local_hour: float) -> float:
