@@ -13,7 +13,14 @@ import pytest
 from signage.config import Config, parse_config
 from signage.perception.clips import composed_clip, iou_matrix, load_sources, match_count
 from signage.perception.faces import YuNetDetector
-from signage.perception.head_pose import angles_from_rotation, facing, head_pose, rotation_from_angles
+from signage.perception.head_pose import (
+    CANONICAL,
+    POSE_POINTS,
+    angles_from_rotation,
+    facing,
+    head_pose,
+    rotation_from_angles,
+)
 from signage.perception.models import ModelError, ModelStore, default_models_dir
 from signage.perception.pipeline import FaceAnalysis, FacePipeline
 from signage.types import Frame
@@ -85,9 +92,12 @@ def test_yaw_flips_sign_on_a_mirrored_photo(pipeline: FacePipeline, name: str) -
     mirrored = pipeline.analyze(frame_of(image[:, ::-1]))
     yaw, mirrored_yaw = float(original.head_pose[0, 0]), float(mirrored.head_pose[0, 0])
     roll, mirrored_roll = float(original.head_pose[0, 2]), float(mirrored.head_pose[0, 2])
-    assert abs(yaw + mirrored_yaw) <= 3.0, (yaw, mirrored_yaw)
+    # the model's mesh of a mirrored photo is not exactly the mirrored mesh; the canonical-face fit follows a turn at
+    # ~0.95 of the angle (the earlier cheek-edge axis at ~0.74), so it shows that more: sums 0.1, 2.7, 3.7 and 0.9
+    assert abs(yaw + mirrored_yaw) <= 4.5, (yaw, mirrored_yaw)
     assert abs(roll + mirrored_roll) <= 3.0, (roll, mirrored_roll)
-    assert abs(original.head_pose[0, 1] - mirrored.head_pose[0, 1]) <= 3.0  # pitch does not change
+    # pitch does not change (3.0 measured on trump.jpg, where the model reads the mirrored photo 3 deg more nodded)
+    assert abs(original.head_pose[0, 1] - mirrored.head_pose[0, 1]) <= 3.5
 
 
 def test_a_turned_face_has_the_right_yaw_sign(pipeline: FacePipeline) -> None:
@@ -108,10 +118,10 @@ def test_portraits_face_the_camera_and_a_rotated_photo_rolls(pipeline: FacePipel
 
 @pytest.mark.parametrize(("yaw", "pitch", "roll"), [(0, 0, 0), (30, 0, 0), (-25, 10, 5), (10, -20, -15)])
 def test_head_pose_recovers_a_known_rotation(yaw: float, pitch: float, roll: float) -> None:
-    # a synthetic mesh: only the four points head_pose reads, placed on a frontal face, then rotated
-    mesh = np.zeros((468, 3), np.float32)
-    mesh[234], mesh[454], mesh[10], mesh[152] = (-70, 0, 30), (70, 0, 30), (0, -90, 10), (0, 80, 10)
-    rotated = mesh @ rotation_from_angles(yaw, pitch, roll).T.astype(np.float32)
+    # a synthetic mesh: the canonical face head_pose fits (the other points anywhere), scaled, rotated and moved
+    mesh = np.full((468, 3), 1e4, np.float32)
+    mesh[list(POSE_POINTS)] = CANONICAL * 0.1
+    rotated = mesh @ rotation_from_angles(yaw, pitch, roll).T.astype(np.float32) + np.float32([300, 200, 50])
     assert head_pose(rotated) == pytest.approx((yaw, pitch, roll), abs=0.01)
     assert angles_from_rotation(rotation_from_angles(yaw, pitch, roll)) == pytest.approx((yaw, pitch, roll))
 

@@ -69,6 +69,11 @@ def _background(rng: np.random.Generator, width: int, height: int) -> npt.NDArra
     return result
 
 
+def smooth_background(seed: int, width: int, height: int) -> npt.NDArray[np.uint8]:
+    """The seeded smooth background of the composed clips, for scenes built elsewhere (rendered heads)."""
+    return _background(np.random.default_rng(seed), width, height)
+
+
 def _paste(
     canvas: npt.NDArray[np.uint8], source: FaceSource, centre: tuple[float, float], face_h: float
 ) -> npt.NDArray[np.float64]:
