@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from signage.clock import iso_utc, parse_iso_utc
-from signage.types import AgeBand, Gender, Mood
+from signage.types import AgeBand, Direction, Gender, Mood
 
 Row = dict[str, Any]
 
@@ -225,6 +225,9 @@ class ViewerRecord(_Row):
     is_watcher: bool
     model_versions: str
     status: Status = Status.OPEN
+    # The way the person moved for most of the visit (approaching, leaving, left_to_right, right_to_left), standing
+    # when they never moved, unknown when the source cannot tell.
+    direction: Direction = Direction.UNKNOWN
 
     def __post_init__(self) -> None:
         _check_aware(self)

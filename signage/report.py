@@ -11,6 +11,12 @@ on small counts. Interactive detail pages (arm "rule") are in neither arm. Expos
 independent, so the intervals are somewhat narrow when viewers stay long; a run of the plain playlist alone on the
 same shoppers (`signage simulate --policy round_robin`) reads the same way, and its rate is what the control arm's
 estimates.
+
+Reaction to content, per item, over closed exposures (docs/metrics.md): the mean change of the viewer's attention
+share from the window before the item started to the window after it (in points, over the exposures whose viewer was
+seen in both), and the mean mood shift after - before on the scale negative -1, neutral 0, positive +1 (over the
+exposures with a known mood in both), each with its count. Direction of movement: passers-by by the way they moved
+for most of their visit, when the database logs it (viewers.direction, schema version 4).
 """
 
 from __future__ import annotations
@@ -92,6 +98,12 @@ class ItemLine:
     watchers: int
     attention_s: float
     held: int
+    # Reaction to content: exposures seen before and after the start, and their mean change of attention share
+    # (after - before, 0..1 shares); exposures with a known mood before and after, and their mean mood shift.
+    reaction_exposures: int = 0
+    attention_share_change: float | None = None
+    mood_exposures: int = 0
+    mood_shift: float | None = None
 
     @property
     def hold_rate(self) -> Rate:
@@ -113,6 +125,7 @@ class Report:
     dwell_s: float
     items: tuple[ItemLine, ...]
     arm_hold: tuple[tuple[str, Rate], ...] = ()  # hold rate of watched exposures per decision arm
+    directions: tuple[tuple[str, int], ...] = ()  # passers-by per direction of movement (empty: not logged)
 
     @property
     def notice_rate(self) -> Rate:
@@ -197,8 +210,18 @@ def _read(db: sqlite_utils.Database, name: str, session_id: str | None) -> Repor
         """,
         {"session": session_id},
     ).fetchall()
+    reactions = {row[0]: row[1:] for row in db.execute(_REACTION_SQL, {"session": session_id}).fetchall()}
     items = tuple(
-        ItemLine(item_id, plays, float(secs or 0), exposures, watchers, float(attention), held)
+        ItemLine(
+            item_id,
+            plays,
+            float(secs or 0),
+            exposures,
+            watchers,
+            float(attention),
+            held,
+            *reactions.get(item_id, (0, None, 0, None)),
+        )
         for item_id, plays, secs, exposures, watchers, attention, held in item_rows
     )
     open_rows = sum(
@@ -235,7 +258,37 @@ def _read(db: sqlite_utils.Database, name: str, session_id: str | None) -> Repor
         ),
         items=items,
         arm_hold=tuple((str(arm), wilson(int(held or 0), int(watched))) for arm, watched, held in arm_rows),
+        directions=_directions(db, session_id),
     )
+
+
+_MOOD_SCORE = "CASE {} WHEN 'positive' THEN 1.0 WHEN 'neutral' THEN 0.0 WHEN 'negative' THEN -1.0 END"
+_BOTH_SHARES = "attention_share_before IS NOT NULL AND attention_share_after IS NOT NULL"
+_BOTH_MOODS = f"{_MOOD_SCORE.format('mood_before')} IS NOT NULL AND {_MOOD_SCORE.format('mood_after')} IS NOT NULL"
+_REACTION_SQL = f"""
+    SELECT item_id,
+           COUNT(CASE WHEN {_BOTH_SHARES} THEN 1 END),
+           AVG(CASE WHEN {_BOTH_SHARES} THEN attention_share_after - attention_share_before END),
+           COUNT(CASE WHEN {_BOTH_MOODS} THEN 1 END),
+           AVG(CASE WHEN {_BOTH_MOODS} THEN {_MOOD_SCORE.format("mood_after")} - {_MOOD_SCORE.format("mood_before")}
+               END)
+    FROM exposures WHERE status != 'open' AND {_IN_SESSION}
+    GROUP BY item_id
+"""
+
+
+def _directions(db: sqlite_utils.Database, session_id: str | None) -> tuple[tuple[str, int], ...]:
+    """Passers-by per direction of movement, most first; empty when the database does not log directions."""
+    if "direction" not in {column.name for column in db["viewers"].columns}:
+        return ()
+    counts = db.execute(
+        f"SELECT direction, COUNT(*) FROM viewers WHERE is_passer_by = 1 AND {_IN_SESSION} "
+        "GROUP BY direction ORDER BY COUNT(*) DESC, direction",
+        {"session": session_id},
+    ).fetchall()
+    if all(direction == "unknown" for direction, _ in counts):
+        return ()
+    return tuple((str(direction), int(n)) for direction, n in counts)
 
 
 def format_report(report: Report) -> str:
@@ -260,6 +313,27 @@ def format_report(report: Report) -> str:
             f"  {item.item_id:<18} {item.plays:>6} {item.seconds_on_screen:>12.1f} {item.exposures:>10} "
             f"{item.watchers:>9} {item.attention_s:>12.1f} {item.held:>5}  {item.hold_rate}"
         )
+    lines += [
+        "",
+        "  reaction to content: the span after each start against the same span before it",
+        f"  {'item':<18} {'exposures':>10} {'attention share':>16} {'with mood':>10} {'mood shift':>11}",
+    ]
+    for item in report.items:
+        if not item.reaction_exposures and not item.mood_exposures:
+            continue
+        change = "-" if item.attention_share_change is None else f"{100 * item.attention_share_change:+.1f} pts"
+        shift = "-" if item.mood_shift is None else f"{item.mood_shift:+.2f}"
+        lines.append(
+            f"  {item.item_id:<18} {item.reaction_exposures:>10} {change:>16} {item.mood_exposures:>10} {shift:>11}"
+        )
+    lines.append("  (mood shift: after - before on negative -1, neutral 0, positive +1)")
+    lines.append("")
+    if report.directions:
+        total = sum(n for _, n in report.directions)
+        shares = ", ".join(f"{direction} {n} ({100 * n / total:.0f}%)" for direction, n in report.directions)
+        lines.append(f"  direction of passers-by: {shares}")
+    else:
+        lines.append("  direction of passers-by: not logged")
     return "\n".join(lines)
 
 

@@ -269,6 +269,20 @@ def test_an_exposure_does_not_start_before_its_item() -> None:
     assert exposure.attention_s <= exposure.dwell_s
 
 
+def test_the_viewer_row_keeps_the_way_the_person_moved_most() -> None:
+    """Walks left to right for 1.5 s, stands watching for 4 s, leaves for 1 s: left_to_right. A person who only
+    stood: standing. A source that cannot tell (no direction): unknown."""
+    run, p = Run(), play(0)
+    for t in ticks(0, 6.5):
+        moving = Direction.LEFT_TO_RIGHT if t < 1.5 else Direction.STANDING if t < 5.5 else Direction.LEAVING
+        still = Direction.STANDING
+        base = tracks([(1, FACING), (2, FACING), (3, FACING)])
+        observed = dataclasses.replace(base, directions=(moving, still, Direction.UNKNOWN))
+        run.updates.append(run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), p))
+    run.finish(6.5)
+    assert sorted(str(v.direction) for v in run.viewers_closed()) == ["left_to_right", "standing", "unknown"]
+
+
 # -- reaction to content ------------------------------------------------------------------------------------------
 
 

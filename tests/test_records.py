@@ -27,7 +27,7 @@ from signage.records import (
     ViewerRecord,
 )
 from signage.store import StoreWriter
-from signage.types import AgeBand, Gender, Mood
+from signage.types import AgeBand, Direction, Gender, Mood
 
 # -- strategies ------------------------------------------------------------------------------------------------------
 
@@ -133,6 +133,7 @@ def viewers(draw: st.DrawFn) -> ViewerRecord:
         is_watcher=draw(st.booleans()),
         model_versions=draw(texts),
         status=draw(st.sampled_from(Status)),
+        direction=draw(st.sampled_from(Direction)),
     )
 
 
@@ -213,7 +214,7 @@ def assert_same(back: Record, original: Record) -> None:
 # -- round-trips -----------------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)  # about correctness, not speed (the machine may be busy)
 @given(any_record)
 def test_row_round_trip(record: Record) -> None:
     row = record.to_row()

@@ -9,6 +9,8 @@ Definitions (docs/metrics.md has the full text):
   centre, mapped to screen widths over `reading_span_deg`); while it reports reading the viewer is READING, and the
   start and end of each reading spell are viewer events (phase update, payload {"reading": true/false, "item": the
   item on screen}).
+- direction of movement: the viewer row keeps the way the person moved for the most time over the visit
+  (approaching, leaving, left_to_right, right_to_left; standing if they never moved);
 - reaction to content: per exposure, the viewer's share of time facing and most frequent mood band in the
   `reaction_window_s` before the item started and after it started (moods after it only from
   `reaction_mood_delay_s` on: a face takes a moment to react), set on the exposure when it closes.
@@ -132,6 +134,7 @@ class _Visit:
     pending_closed: list[ExposureRecord] = field(default_factory=list)
     pending_sightings: list[tuple[float, datetime, _Sighting]] = field(default_factory=list)
     continued: bool = False  # the visit moved to a new track: that track's "returning" flag is about this visit
+    moves: dict[Direction, float] = field(default_factory=dict)  # seconds moving in each direction
 
     @property
     def dwell_s(self) -> float:
@@ -151,6 +154,14 @@ def _better(current: Attributes, seen: Attributes) -> Attributes:
         mood=mood.mood,
         mood_confidence=mood.mood_confidence,
     )
+
+
+def _travel(moves: dict[Direction, float]) -> Direction:
+    """The way a visit moved for the most time; standing if it never moved, unknown if no direction was known."""
+    moving = [(seconds, str(d), d) for d, seconds in moves.items() if d is not Direction.STANDING]
+    if moving:
+        return max(moving)[2]
+    return Direction.STANDING if moves else Direction.UNKNOWN
 
 
 class AudienceStage:
@@ -240,6 +251,8 @@ class AudienceStage:
                 self._sight(visit, sighting, when_utc, play, records, closed)
                 if visit.pending is not None:
                     visit.pending_sightings.append((when, when_utc, sighting))
+            if (way := tracks.directions[i]) is not Direction.UNKNOWN:  # a first sighting (no time) still counts
+                visit.moves[way] = visit.moves.get(way, 0.0) + sum(dt for _, _, dt in sightings) + 1e-3
             self._follow_gaze(visit, float(gaze_x[i]), play, t, utc, records)
             if visit.pending is not None:
                 visit.pending.extend(records[first_records:])
@@ -319,6 +332,8 @@ class AudienceStage:
         del self._visits[young.track_id]
         self._rebind(visit, young.track_id)
         visit.attributes = _better(visit.attributes, young.attributes)
+        for way, seconds in young.moves.items():
+            visit.moves[way] = visit.moves.get(way, 0.0) + seconds
         for t, utc, sighting in young.pending_sightings:
             dt = min(t - visit.last_mono, self._config.max_gap_s)
             play = young.exposure.play if young.exposure is not None else None
@@ -570,6 +585,7 @@ class AudienceStage:
             is_watcher=visit.is_watcher,
             model_versions=self._model_versions,
             status=status,
+            direction=_travel(visit.moves),
         )
 
     @staticmethod

@@ -89,6 +89,7 @@ TABLE_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("is_watcher", "INTEGER NOT NULL"),
         ("model_versions", "TEXT NOT NULL"),
         ("status", "TEXT NOT NULL"),
+        ("direction", "TEXT NOT NULL DEFAULT 'unknown'"),
     ),
     ExposureRecord.TABLE: (
         ("id", "TEXT PRIMARY KEY"),
@@ -132,6 +133,7 @@ ADDED_IN: Mapping[tuple[str, str], int] = {
     (ExposureRecord.TABLE, "attention_share_after"): 3,
     (ExposureRecord.TABLE, "mood_before"): 3,
     (ExposureRecord.TABLE, "mood_after"): 3,
+    (ViewerRecord.TABLE, "direction"): 4,
 }
 
 
@@ -178,6 +180,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (1, "initial schema", tuple(_initial())),
     (2, "plays: presented frame numbers and fallback reason (proof of play)", _added(2)),
     (3, "exposures: reaction to content (attention share and mood before and after the item started)", _added(3)),
+    (4, "viewers: direction of movement over the visit", _added(4)),
 )
 
 
