@@ -10,6 +10,14 @@ Scripted clips (`Script` of `Actor`s, `render_script`) play scenes instead: peop
 their back (the back of the head replaces the face), leave and come back, on waypoints the script gives.
 `truth_visits` applies the audience metric definitions (docs/metrics.md) to the exact script: every visit's dwell,
 attention, passer-by and watcher, which tests/test_audience_clips.py compares with the whole live chain.
+
+Rendered heads (`TexturedHead`, `render_head`) give head pose a known angle: a portrait's own face mesh (the landmark
+model's x, y and depth) with rings around its outline for hair, ears and neck becomes a textured 3-D surface, turned
+about a pivot behind the nose and drawn triangle by triangle (one affine warp each, far ones first) by an
+orthographic camera; tests/test_head_pose.py reads the turns back through the production pipeline. The depth is
+the model's own (about 0.9 of MediaPipe's canonical face), the texture keeps the photo's frontal lighting, and what
+the photo does not show (the far cheek, the ear) is stretched from its neighbours, so turns past 45 degrees look less
+real.
 """
 
 from __future__ import annotations
