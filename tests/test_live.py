@@ -30,6 +30,7 @@ from signage.engine import Engine, RunSummary
 from signage.live import LiveSource
 from signage.perception.clips import FaceSource, load_sources, paste_face
 from signage.perception.pipeline import FacePipeline
+from signage.perception.reid import ReidMemory
 from signage.player import GaplessPlayer
 from signage.store import StoreWriter
 from signage.tracking import Tracker
@@ -121,6 +122,8 @@ class CliRun:
     db: Path
     written: frozenset[str]  # files created or changed during the run (working folder and temp folder)
     forbidden_calls: tuple[str, ...]
+    embeddings: tuple[np.ndarray, ...]  # every re-id embedding made during the run (kept here, in RAM, to look for)
+    person_keys: frozenset[str]  # every anonymous re-id key handed out
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +145,15 @@ def clip_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     )
     db = work / "live.db"
     calls: list[str] = []
+    embeddings: list[np.ndarray] = []
+    keys: set[str] = set()
+    match_or_enrol = ReidMemory.match_or_enrol
+
+    def watched(memory: ReidMemory, embedding: np.ndarray, t: float) -> str:
+        embeddings.append(np.array(embedding, np.float32))
+        key = match_or_enrol(memory, embedding, t)
+        keys.add(key)
+        return key
 
     def forbidden(name: str) -> Any:
         def record(*args: object, **kwargs: object) -> Any:
@@ -157,12 +169,13 @@ def clip_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
         patch.setenv("TMPDIR", str(temp))
         for module, name in ((cv2, "imwrite"), (cv2, "VideoWriter"), (np, "save"), (np, "savez"), (np, "savetxt")):
             patch.setattr(module, name, forbidden(f"{module.__name__}.{name}"))
+        patch.setattr(ReidMemory, "match_or_enrol", watched)
         out = io.StringIO()
         patch.setattr(sys, "stdout", out)
         code = main(["run", "--headless", "--source", str(clip), "--config", str(config), "--db", str(db)])
     after = listing(work, temp)
     written = frozenset(path for path, stamp in after.items() if before.get(path) != stamp)
-    return CliRun(code, out.getvalue(), db, written, tuple(calls))
+    return CliRun(code, out.getvalue(), db, written, tuple(calls), tuple(embeddings), frozenset(keys))
 
 
 def test_run_on_a_clip_logs_plays_and_ends_with_the_file(clip_run: CliRun) -> None:
@@ -215,6 +228,28 @@ def test_no_frame_crop_or_embedding_touches_disk(clip_run: CliRun) -> None:
     assert clip_run.written and clip_run.written <= allowed, sorted(clip_run.written - allowed)
     assert snapshot.exists(), "the run saves what the policy learned when it stops"
     assert snapshot.stat().st_size < 1_000_000
+
+
+def test_no_embedding_or_re_id_key_is_in_any_file_the_run_wrote(clip_run: CliRun) -> None:
+    """Re-id ran (embeddings were made and keys handed out), yet neither an embedding (as float32 or float64 bytes,
+    or as decimal text) nor a key is in the database or the snapshot, and the database holds no binary value."""
+    assert clip_run.embeddings and clip_run.person_keys, "re-id should run on the clip's faces"
+    contents = b"".join(Path(path).read_bytes() for path in clip_run.written if Path(path).is_file())
+    assert contents
+    for vector in clip_run.embeddings:
+        for dtype in (np.float32, np.float64):
+            assert vector[:4].astype(dtype).tobytes() not in contents
+        assert repr(float(vector[0]))[:10].encode() not in contents
+    for key in clip_run.person_keys:
+        assert key.encode() not in contents
+    with sqlite3.connect(clip_run.db) as conn:
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            for column in columns:
+                kinds = {kind for (kind,) in conn.execute(f'SELECT DISTINCT typeof("{column}") FROM {table}')}
+                assert "blob" not in kinds, f"{table}.{column} holds binary data"
+                assert "embedding" not in column and "person_key" not in column
 
 
 # -- the fake camera during a run -----------------------------------------------------------------------------------
