@@ -264,7 +264,7 @@ FAST = CaptureConfig(
     poll_interval_s=0.02,
     isolation="thread",
 )
-FAILURES = (FakeMode.STALL, FakeMode.GARBAGE, FakeMode.UNPLUGGED)
+FAILURES = (FakeMode.STALL, FakeMode.ERROR, FakeMode.GARBAGE, FakeMode.UNPLUGGED)
 RECOVERY_S = 5.0
 
 
