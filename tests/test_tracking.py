@@ -6,6 +6,7 @@ To accept a better result (never a worse one) after a deliberate change: SIGNAGE
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from dataclasses import replace
@@ -284,3 +285,19 @@ def test_gaze_follows_each_face_to_its_track() -> None:
     assert np.isnan(tracks.gaze[1 - left]).all()
     with pytest.raises(ValueError, match="gaze"):
         PersonDetections.build(faces=faces, gaze=[[0.0, 0.0]])
+
+
+def test_the_audience_benchmark_runs_over_0_to_20_people(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/audience.py (tracking + audience per frame) still runs: a few frames per size, no timing asserted."""
+    spec = importlib.util.spec_from_file_location(
+        "audience_benchmark", GOLDEN.parents[2] / "benchmarks" / "audience.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "audience.json"
+    assert module.main(["--frames", "20", "--runs", "1", "--json", str(out)]) == 0
+    table = json.loads(out.read_text(encoding="utf-8"))["tracking_and_audience"]
+    assert [int(size) for size in table] == [0, 1, 2, 4, 6, 8, 10, 15, 20]
+    assert all(row["mean_ms"] > 0 and row["p99_ms"] >= row["p50_ms"] for row in table.values())
+    assert "6 people:" in capsys.readouterr().out
