@@ -65,6 +65,13 @@ class RecordSource(Protocol):
     def drain_records(self, session_id: str, *, closing: bool = False) -> tuple[Record, ...]: ...
 
 
+@runtime_checkable
+class PlayListener(Protocol):
+    """A source that wants to know when each play starts (the camera pipeline measures reactions around it)."""
+
+    def play_started(self, t_mono: float) -> None: ...
+
+
 class Screen(Protocol):
     """What shows the content: the gapless pygame player, or `InstantScreen` when there is no display."""
 
@@ -363,6 +370,8 @@ class Engine:
             self._play, self._play_item = play, queued.item
             self._play_ends_mono = event.t_mono + queued.item.duration_s
             self._plays += 1
+            if isinstance(self._source, PlayListener):
+                self._source.play_started(event.t_mono)
             self._absorb(self._audience.switch_play(play, event.t_mono, play.started_utc))
         elif event.kind is PlayEventKind.ENDED:
             # The item was visible until this frame replaced it: that is when the play ends.

@@ -14,8 +14,9 @@ handed to the engine through `drain_records`:
 - changes outside an outage (the first frame at start, a file that ends) are UPDATEs of the camera itself, whose
   subject is the source's own id.
 
-When the item on screen changes, the profiler hears of it (`TrackProfiler.item_started`), so the moods of the faces
-watching are measured again shortly after the start: that is what an exposure's reaction compares.
+When a play starts (the engine calls `play_started`, also for the same item again), the profiler hears of it
+(`TrackProfiler.item_started`), so the moods of the faces watching are measured again shortly after the start:
+that is what an exposure's reaction compares.
 
 Frames and crops stay in memory: nothing here writes a file.
 """
@@ -107,8 +108,7 @@ class LiveSource:
         self._frames = 0
         self._skipped = 0
         self._busy_s = 0.0
-        self._showing: ContentItem | None = None  # the item on screen at the last step
-        self._item_started: float | None = None  # a start the worker has not told the profiler about yet
+        self._item_started: float | None = None  # a play start the worker has not told the profiler about yet
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self) -> LiveSource:
@@ -158,13 +158,14 @@ class LiveSource:
         """The people of the newest frame tracked since the last step (none if no new frame came)."""
         with self._lock:
             result, self._newest = self._newest, None
-            if showing is not self._showing:
-                self._showing = showing
-                if showing is not None:
-                    self._item_started = t_mono
         camera_ok = self._camera.state is CameraState.LIVE
         tracks = result.tracks if result is not None and camera_ok else Tracks.empty()
         return Observation(t_mono=t_mono, t_utc=t_utc, tracks=tracks, camera_ok=camera_ok)
+
+    def play_started(self, t_mono: float) -> None:
+        """A play started on screen at `t_mono` (the engine's `PlayListener` call, from its thread)."""
+        with self._lock:
+            self._item_started = t_mono
 
     def drain_records(self, session_id: str, *, closing: bool = False) -> tuple[Record, ...]:
         """The camera's state changes since the last call as events; `closing` also ends an open outage."""

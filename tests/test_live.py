@@ -26,7 +26,7 @@ from signage.clock import SystemClock
 from signage.config import CaptureConfig, Config
 from signage.content import ContentPool
 from signage.decision import Decider, RoundRobinPolicy
-from signage.engine import Engine, RunSummary
+from signage.engine import Engine, PlayListener, RunSummary
 from signage.live import LiveSource
 from signage.perception.clips import FaceSource, load_sources, paste_face
 from signage.perception.pipeline import FacePipeline
@@ -277,12 +277,26 @@ def pipeline() -> FacePipeline:
     return FacePipeline.from_config(Config())
 
 
+class StartRecorder:
+    """A profiler stand-in that keeps the item starts the live source tells it about (tracks pass through)."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def item_started(self, t: float) -> None:
+        self.starts.append(t)
+
+    def annotate(self, frame: object, faces: object, tracks: Tracks, t: float) -> Tracks:
+        return tracks
+
+
 @dataclass(frozen=True)
 class FakeRun:
     summary: RunSummary
     db: Path
     recovered: tuple[bool, ...]
     final_state: CameraState
+    starts_heard: tuple[float, ...]  # play starts the engine passed on to the profiler through the live source
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +311,14 @@ def fake_run(pipeline: FacePipeline, tmp_path_factory: pytest.TempPathFactory) -
     device = FakeCameraDevice()
     camera = CameraSupervisor(factory=device, config=FAST)
     clock = SystemClock()
-    source = LiveSource(camera=camera, analyzer=pipeline, tracker=Tracker(config.tracking), clock=clock)
+    recorder = StartRecorder()
+    source = LiveSource(
+        camera=camera,
+        analyzer=pipeline,
+        tracker=Tracker(config.tracking),
+        clock=clock,
+        profiler=recorder,  # type: ignore[arg-type]
+    )
     decider = Decider(
         RoundRobinPolicy(order=pool.ids), pool.items, timezone="Europe/Berlin", fallback_item=None, rules=config.rules
     )
@@ -334,7 +355,7 @@ def fake_run(pipeline: FacePipeline, tmp_path_factory: pytest.TempPathFactory) -
     operator.join(5)
     player.close()
     store.close()
-    return FakeRun(summary, db, tuple(recovered), final_state)
+    return FakeRun(summary, db, tuple(recovered), final_state, tuple(recorder.starts))
 
 
 def test_the_screen_keeps_presenting_while_the_camera_fails(fake_run: FakeRun) -> None:
@@ -344,6 +365,14 @@ def test_the_screen_keeps_presenting_while_the_camera_fails(fake_run: FakeRun) -
     assert summary.store_clean
     assert summary.frames >= summary.real_seconds * 30 * 0.5  # no stop while the camera was out
     assert summary.max_frame_gap_s < 0.5, summary
+
+
+def test_the_engine_tells_the_live_source_when_each_play_starts(fake_run: FakeRun) -> None:
+    """The play's own start time reaches the profiler (starts during an outage may be folded into the next one)."""
+    starts = [t for (t,) in rows(fake_run.db, "SELECT started_mono FROM plays ORDER BY started_mono")]
+    heard = list(fake_run.starts_heard)
+    assert heard and set(heard) <= set(starts)
+    assert len(heard) >= len(starts) // 2, (len(heard), len(starts))
 
 
 def test_each_outage_is_one_camera_event_lifecycle(fake_run: FakeRun) -> None:
@@ -406,35 +435,21 @@ def test_camera_out_at_start_is_an_outage_and_plays_go_on_unmeasured(pipeline: F
     assert {r.subject_id for r in records} == {records[0].subject_id}  # type: ignore[union-attr]
 
 
-class StartRecorder:
-    """A profiler stand-in that keeps the item starts the live source tells it about (tracks pass through)."""
-
-    def __init__(self) -> None:
-        self.starts: list[float] = []
-
-    def item_started(self, t: float) -> None:
-        self.starts.append(t)
-
-    def annotate(self, frame: object, faces: object, tracks: Tracks, t: float) -> Tracks:
-        return tracks
-
-
-def test_the_profiler_hears_when_the_item_on_screen_changes(pipeline: FacePipeline) -> None:
-    """So the moods of the faces watching are measured again after each start (reaction to content)."""
+def test_the_profiler_hears_when_each_play_starts(pipeline: FacePipeline) -> None:
+    """So the moods of the faces watching are measured again after each start (reaction to content), also when the
+    same item plays again; the engine tells the live source (a `PlayListener`)."""
     camera = CameraSupervisor(factory=FakeCameraDevice(), config=FAST)
     clock = SystemClock()
     recorder = StartRecorder()
-    a, b = (
-        ContentItem(item_id=name, path="", kind=ContentKind.TEXT, duration_s=1.0, advertiser="x", category="c")
-        for name in ("a", "b")
-    )
     tracker = Tracker(Config().tracking)
-    with LiveSource(camera=camera, analyzer=pipeline, tracker=tracker, clock=clock, profiler=recorder) as source:  # type: ignore[arg-type]
+    source = LiveSource(camera=camera, analyzer=pipeline, tracker=tracker, clock=clock, profiler=recorder)  # type: ignore[arg-type]
+    assert isinstance(source, PlayListener)
+    with source:
         assert wait_until(lambda: camera.state is CameraState.LIVE, RECOVERY_S)
-        for t, showing in ((1.0, None), (2.0, a), (2.5, a), (3.0, b), (3.5, b)):
-            source.step(t, datetime.now(UTC), showing)
+        for t in (2.0, 3.0, 4.0):
+            source.play_started(t)
             _pause(0.3)  # the worker takes a frame or two meanwhile
-    assert recorder.starts == [2.0, 3.0]
+    assert recorder.starts == [2.0, 3.0, 4.0]
 
 
 def test_missing_model_or_video_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
