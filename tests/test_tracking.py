@@ -7,6 +7,7 @@ To accept a better result (never a worse one) after a deliberate change: SIGNAGE
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 from dataclasses import replace
@@ -264,6 +265,32 @@ def test_tracks_feed_the_audience_with_dwell_and_attention_close_to_truth() -> N
     assert seen.is_watcher and seen.is_passer_by
     passer = [v for v in viewers.values() if v is not seen]
     assert len(passer) == 1 and not passer[0].is_watcher
+
+
+@pytest.mark.parametrize("fps", [5.0, 30.0])
+def test_tracker_and_audience_measure_the_same_visit_at_5_and_30_fps(fps: float) -> None:
+    """In view 1.0-5.0 s, back turned (body unseen too) 2.5-3.1 s: one visit with one id, dwell 4 s from the first
+    sighting, at either frame rate (within a frame); attention is the facing time, with the unseen gap counted up to
+    max_gap_s (docs/metrics.md)."""
+    tracker = Tracker(CONFIG)
+    config = AudienceConfig()
+    stage = AudienceStage(config, session_id="s", model_versions="test")
+    closed, ids, seen_at = [], set(), []
+    frame = 1.0 / fps
+    for k in range(round(7.0 * fps) + 1):
+        t = k * frame
+        seen = 1.0 - 1e-9 <= t <= 5.0 + 1e-9 and not 2.5 < t < 3.1
+        seen_at += [t] if seen else []
+        tracks = tracker.update(_det([BODY], [FACE]) if seen else PersonDetections.empty(), t)
+        ids |= set(tracks.ids.tolist())
+        update = stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=tracks), None)
+        closed += [r for r in update.records if getattr(r, "status", None) == "closed" and hasattr(r, "dwell_s")]
+    (visit,) = closed
+    assert ids == {1}
+    assert visit.dwell_s == pytest.approx(4.0, abs=frame + 1e-6)
+    gap = max(b - a for a, b in itertools.pairwise(seen_at))
+    assert 0.6 <= gap <= 0.8
+    assert visit.attention_s == pytest.approx(4.0 - gap + config.max_gap_s, abs=frame + 1e-6)
 
 
 def test_scene_truth_is_exact() -> None:
