@@ -471,8 +471,9 @@ def test_an_absent_camera_is_said_and_the_screen_plays_unmeasured(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "c.toml"
-    config.write_text(
+    config.write_text(  # the policy snapshot in the test's folder: nothing read from or left in the working folder
         f"[content]\npool = {json.dumps(str(ROOT / 'content' / 'pool.toml'))}\n"
+        f"[decision]\nsnapshot_path = {json.dumps(str(tmp_path / 'policy.snapshot'))}\n"
         "[player]\nwidth = 160\nheight = 90\n[capture]\nisolation = 'thread'\n",
         encoding="utf-8",
     )
