@@ -10,9 +10,11 @@ mesh, in two parts because the model's two kinds of output are not equally good:
 About 60 us for one face, 150 us for six (fitted all at once). Measured on heads rendered from the three frontal
 test portraits' own meshes at known angles (signage.perception.clips.render_head, tests/test_head_pose.py): yaw
 within +-45 deg read at 0.89 of the angle (least-squares slope), worst error 8.5 deg (7.2 within +-30); pitch within
-+-20 at 0.93, worst 6.7; the same on faces 38-83 px tall. The previous
-estimator (axes through the cheek edges 234-454 and forehead-chin 10-152, points that slide along the silhouette as
-the head turns) read the same yaws at 0.72, worst error 15.5 deg; its pitch was as good (0.99, worst 6.2).
++-20 at 0.93, worst 6.7; the same on faces 38-83 px tall. Heads given MediaPipe's canonical proportions (the
+model's depth is ~0.88 of that; clips.HEAD_DEPTH_SCALE) read yaw at 0.95 (worst 6.5) and pitch at 1.04 (worst 6.9).
+The previous estimator (axes through the cheek edges 234-454 and forehead-chin 10-152, points that slide along the
+silhouette as the head turns) read the same yaws at 0.72 and 0.77 (worst errors 15.5 and 13.9 deg); its pitch was
+about as good (0.99 and 1.10, worst 6.2 and 9.2).
 
 The canonical is the mean shape of the four test portraits and their mirror images (canonical_shape; a test derives
 it again): the mirror images make it symmetric, so yaw 0 and roll 0 are exact; pitch 0 is MediaPipe's (the forehead
