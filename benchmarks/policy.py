@@ -63,7 +63,7 @@ from scipy import sparse
 from signage.config import Config, load_config
 from signage.content import ContentPool
 from signage.decision.policies import ContextualPolicy, RandomPolicy, build_policy
-from signage.decision.policies.features import context_features, item_features
+from signage.decision.policies.features import item_features
 from signage.decision.policy import Policy
 from signage.sim import VirtualStore
 from signage.simulate import OPENING_LOCAL_TIME, SimulationResult, simulate
@@ -176,7 +176,7 @@ def fit_ceiling(
     frozen._items.update(fixed)  # the item catalogue, so memory features (category / tag seen) are the learner's
     rows_x, rows_z, targets = [], [], []
     for context, item_id, reward in logs:
-        named_x = context_features(context)
+        named_x = frozen.context_named(context)
         named_z = frozen.item_named(context, item_id)
         frozen._context_vocabulary.add(named_x)
         frozen._item_vocabulary.add(named_z)

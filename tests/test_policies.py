@@ -66,6 +66,26 @@ def test_learner_finds_the_interaction_and_beats_random() -> None:
     assert learner.select(context(1.0), POOL).propensity < 1.0  # it still explores
 
 
+@pytest.mark.parametrize("apart", [True, False])
+def test_an_empty_aisle_does_not_unlearn_what_people_watch(apart: bool) -> None:
+    """Zero rewards learned with nobody in front of the screen leave the ranking for people present unchanged when
+    the empty aisle is a context of its own (the default); shared weights would drag the favourite down."""
+    learner = ContextualPolicy(seed=1, empty_apart=apart)
+    play(learner, 1500, seed=2)
+    adults = context(0.0)
+    before = learner._scores(adults, POOL)
+    empty = Context(NOW, 12, 1, 0, 0, False, False, True, {})
+    for _ in range(300):  # a quiet hour: the favourite item keeps being shown to nobody
+        learner.learn(empty, "coffee", 0.0)
+    after = learner._scores(adults, POOL)
+    best = POOL.index(COFFEE)
+    assert max(range(len(POOL)), key=lambda i: before[i]) == best
+    if apart:
+        assert after == pytest.approx(before)
+    else:
+        assert after[best] < before[best] - 0.2  # what version 3 did
+
+
 def test_softmax_mixture_is_a_distribution_with_a_floor() -> None:
     p = softmax_mixture([0.0, 1.0, 500.0], temperature=0.1, epsilon=0.3)
     assert sum(p) == pytest.approx(1.0)
