@@ -85,7 +85,6 @@ def head_pose_of_canonical() -> tuple[float, float, float]:
     return head_pose(mesh)
 
 
-@functools.cache
 def rendered(name: str, yaw: float, pitch: float, depth_scale: float = 1.0) -> np.ndarray:
     source = head(name, depth_scale)
     height, width = source.image.shape[:2]
