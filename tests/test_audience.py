@@ -393,6 +393,32 @@ def test_a_new_track_with_the_key_of_an_open_visit_continues_it(key_late: bool) 
     assert {r.viewer_id for r in records if isinstance(r, ExposureRecord)} == {viewer.viewer_id}
 
 
+@pytest.mark.parametrize("key_from", [1.7, 2.0])
+def test_a_continued_visit_counts_the_new_tracks_time_before_its_id(key_from: float) -> None:
+    """As above, but the tracker first sighted track 2 at 1.5 s and gave it its id at 1.7 s (`seen_for_s`): the
+    visit counts 1.5-1.7 s as seen and facing, exactly as if the id had come at once."""
+    stage, p = AudienceStage(AudienceConfig(), session_id="s", model_versions="test"), play(0)
+    out: list[AudienceUpdate] = []
+    for t in ticks(0, 1.0):
+        out.append(stage.update(keyed(t, [(1, FACING, "k")]), p))
+    for t in ticks(1.7, 3.0):
+        observed = keyed(t, [(2, FACING, "k" if t >= key_from - 1e-9 else "")], returning=True)
+        seen_for = np.array([t - 1.5], np.float32)
+        out.append(
+            stage.update(
+                dataclasses.replace(observed, tracks=dataclasses.replace(observed.tracks, seen_for_s=seen_for)), p
+            )
+        )
+        assert len(out[-1].snapshot.viewers) <= 1
+    out.append(stage.close_all(3.0, T0 + timedelta(seconds=3.0)))
+    records = [r for u in out for r in u.records]
+    (viewer,) = [r for r in records if isinstance(r, ViewerRecord) and r.status is Status.CLOSED]
+    assert viewer.dwell_s == pytest.approx(3.0)
+    assert viewer.attention_s == pytest.approx(1.0 + 0.5 + 1.5)
+    (exposure,) = [e for u in out for e in u.closed_exposures]
+    assert exposure.attention_s == pytest.approx(3.0)
+
+
 @pytest.mark.parametrize(("gap_end", "second_key"), [(2.5, "k"), (1.5, "other"), (1.5, "")])
 def test_a_new_track_is_a_new_visit_when_the_key_differs_or_the_visit_ended(gap_end: float, second_key: str) -> None:
     """After lost_after_s the first visit is over; another key (or none) is another person: two visits."""
