@@ -31,6 +31,7 @@ from signage.perception.head_pose import (
 from signage.perception.landmarks import FaceLandmarker
 from signage.perception.models import ModelStore, default_models_dir
 from signage.perception.pipeline import FacePipeline
+from signage.perception.scheduler import PerceptionScheduler
 from signage.types import Frame
 
 DATA = Path(__file__).parent / "data"
@@ -198,3 +199,13 @@ def test_facing_flips_at_the_configured_pitch(name: str, margin: int, side: int)
     true_pitch = side * (MAX_PITCH + margin)
     read = reading(name, 0, true_pitch - unturned[1])
     assert read[3] is (abs(true_pitch) <= MAX_PITCH), (true_pitch, read)
+
+
+@pytest.mark.parametrize(("yaw", "pitch"), [(-30, 0), (30, 0), (0, 20), (20, -15)])
+def test_the_engine_schedule_reads_the_same_pose_and_facing(yaw: int, pitch: int) -> None:
+    scheduler = PerceptionScheduler.from_config(CONFIG)  # a new face gets its landmarks on its first frame
+    result = scheduler.analyze(frame_of(rendered("astronaut.png", yaw, pitch)))
+    assert len(result) == 1
+    read = reading("astronaut.png", yaw, pitch)
+    assert np.asarray(result.head_pose[0]) == pytest.approx(read[:3], abs=0.5)
+    assert bool(result.facing[0]) is read[3]
