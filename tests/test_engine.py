@@ -70,7 +70,9 @@ def run_engine(
 @pytest.fixture(scope="module")
 def hour(pool: ContentPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunSummary, SimTruth, Path]:
     db = tmp_path_factory.mktemp("hour") / "hour.db"
-    summary, truth, _ = run_engine(pool, db, minutes=60, display=True)
+    config = Config()  # with arrival preemption on, so the hour's checks hold with it too
+    config = config.model_copy(update={"player": config.player.model_copy(update={"preempt_on_arrival": True})})
+    summary, truth, _ = run_engine(pool, db, minutes=60, display=True, config=config)
     return summary, truth, db
 
 

@@ -31,9 +31,11 @@ class PlayerConfig(Section):
         description="A preempting decision (a viewer arrived) waits until the current item was on screen this long.",
     )
     preempt_on_arrival: bool = Field(
-        default=True,
+        default=False,
         description="When someone comes into view while the item on screen was chosen for an empty aisle, choose "
-        "again for them at once (shown after min_display_s) instead of waiting for the item to end.",
+        "again for them at once (shown after min_display_s) instead of waiting for the item to end. Off by default: "
+        "it lifts the plain playlist's hold rate, but in a mixed run the control arm's hold rate then reads a few "
+        "points below a separate playlist run (measured on the virtual store), so the uplift would be biased.",
     )
     video_loop: bool = Field(
         default=True, description="Videos loop until their item ends; false: play once and hold the last frame."
