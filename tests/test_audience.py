@@ -236,13 +236,35 @@ def test_preemption_opens_exposures_only_for_people_seen_now() -> None:
 # -- dwell from the first sighting ---------------------------------------------------------------------------------
 
 
+def feed_first_seen(run: Run, t: float, first_seen: float, current: PlayRecord) -> None:
+    """One tick of track 1, facing, that the tracker first saw at `first_seen`."""
+    observed = dataclasses.replace(tracks([(1, FACING)]), seen_for_s=np.array([t - first_seen], np.float32))
+    run.updates.append(
+        run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), current)
+    )
+
+
+def test_a_track_back_after_its_visit_ended_starts_a_new_visit_when_seen_again() -> None:
+    """Seen 0-2 s, unseen until 3.5 s while the tracker keeps the id, seen again until 5 s: two visits, the second
+    from 3.5 s (not dated back to the track's first sighting, which would overlap the first visit)."""
+    run, p = Run(), play(0)
+    for t in ticks(0.0, 5.0):
+        if 2.0 < t < 3.5:
+            run.feed(t, [], p)  # the camera sees nobody; the tracker coasts the track
+        else:
+            feed_first_seen(run, t, 0.0, p)
+    run.finish(5.0)
+    first, second = sorted(run.viewers_closed(), key=lambda v: v.first_seen_utc)
+    assert first.dwell_s == pytest.approx(2.0)
+    assert second.first_seen_utc == T0 + timedelta(seconds=3.5) and second.dwell_s == pytest.approx(1.5)
+
+
 def test_a_visit_starts_at_the_tracks_first_sighting_not_at_its_id() -> None:
     """The tracker gives an id on the 3rd sighting (0.2 s after the first) and says so in `seen_for_s`: dwell,
     attention, the viewer's first-seen time and the exposure all start at the first sighting."""
     run, p = Run(), play(0)
     for t in ticks(1.2, 3.0):
-        observed = dataclasses.replace(tracks([(1, FACING)]), seen_for_s=np.array([t - 1.0], np.float32))
-        run.updates.append(run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), p))
+        feed_first_seen(run, t, 1.0, p)
     run.finish(3.0)
     (viewer,) = run.viewers_closed()
     assert viewer.first_seen_utc == T0 + timedelta(seconds=1.0)
@@ -258,8 +280,7 @@ def test_an_exposure_does_not_start_before_its_item() -> None:
     """First sighted at 0.8 s, id at 1.0 s; the item started at 0.9 s: the exposure starts at 0.9 s."""
     run, p = Run(), play(0.9)
     for t in ticks(1.0, 2.0):
-        observed = dataclasses.replace(tracks([(1, FACING)]), seen_for_s=np.array([t - 0.8], np.float32))
-        run.updates.append(run.stage.update(Observation(t_mono=t, t_utc=T0 + timedelta(seconds=t), tracks=observed), p))
+        feed_first_seen(run, t, 0.8, p)
     run.finish(2.0)
     (viewer,) = run.viewers_closed()
     (exposure,) = run.exposures_closed()

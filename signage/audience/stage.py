@@ -48,6 +48,8 @@ from signage.types import (
     ViewerStatus,
 )
 
+ENDED_TRACK_MEMORY_S = 60.0  # how long the end of a visit is remembered for its track (the tracker drops far sooner)
+
 
 @dataclass(frozen=True)
 class AudienceUpdate:
@@ -172,6 +174,9 @@ class AudienceStage:
         self._session_id = session_id
         self._model_versions = model_versions
         self._visits: dict[int, _Visit] = {}
+        # Track id -> last sighting of its visit that ended while the tracker kept the track: a later visit of the
+        # same track starts when it is seen again, never back at the track's first sighting (no overlapping visits).
+        self._ended_tracks: dict[int, float] = {}
         self._camera_ok = True
         self._reading_params = params_from_config(config)
 
@@ -197,8 +202,11 @@ class AudienceStage:
             key = tracks.person_keys[i]
             first_records, first_closed = len(records), len(closed)
             visit = self._visits.get(track_id)
-            # A track new to the stage was first sighted a little before it got its id: its visit starts there.
-            earlier = float(tracks.seen_for[i]) if visit is None else 0.0
+            # A track new to the stage was first sighted a little before it got its id: its visit starts there. A
+            # track whose earlier visit ended (unseen too long) comes back now: its first sighting was that visit's.
+            earlier = 0.0
+            if visit is None and self._ended_tracks.pop(track_id, None) is None:
+                earlier = float(tracks.seen_for[i])
             t_first, utc_first = t - earlier, utc - timedelta(seconds=earlier)
             sightings: list[tuple[float, datetime, float]] = []  # (time, utc, time credited since the last one)
             if visit is not None and visit.pending is not None and key:
@@ -235,7 +243,7 @@ class AudienceStage:
                 if earlier > 0:
                     sightings.append((t_first, utc_first, 0.0))
             else:
-                if t_first > visit.last_mono:  # a new track continues an open visit (re-id): seen from t_first on
+                if earlier > 0 and t_first > visit.last_mono:  # a new track continues an open visit (re-id)
                     sightings.append((t_first, utc_first, min(t_first - visit.last_mono, self._config.max_gap_s)))
                 visit.attributes = _better(visit.attributes, tracks.attributes[i])
                 if not visit.continued:
@@ -247,7 +255,10 @@ class AudienceStage:
             last = sightings[-1][0] if sightings else visit.last_mono
             sightings.append((t, utc, min(t - last, self._config.max_gap_s)))
             for when, when_utc, dt in sightings:
-                sighting = _Sighting(when, dt, bool(facing[i]), tracks.attributes[i].mood)
+                # The tracker reports only how long ago a track was first seen: its facing then is taken as now (it
+                # starts the facing streak), its mood is not known (it may fall before an item's start).
+                mood = tracks.attributes[i].mood if when == t else Mood.UNKNOWN
+                sighting = _Sighting(when, dt, bool(facing[i]), mood)
                 self._sight(visit, sighting, when_utc, play, records, closed)
                 if visit.pending is not None:
                     visit.pending_sightings.append((when, when_utc, sighting))
@@ -262,7 +273,11 @@ class AudienceStage:
                     self._commit(visit, records, closed)  # nobody left whom it could continue
 
         for track_id in [k for k, v in self._visits.items() if t - v.last_mono > self._config.lost_after_s]:
-            self._end_visit(self._visits.pop(track_id), records, closed)
+            visit = self._visits.pop(track_id)
+            self._ended_tracks[track_id] = visit.last_mono
+            self._end_visit(visit, records, closed)
+        for track_id in [k for k, last in self._ended_tracks.items() if t - last > ENDED_TRACK_MEMORY_S]:
+            del self._ended_tracks[track_id]
 
         snapshot = AudienceSnapshot(
             t_mono=t,
