@@ -210,7 +210,7 @@ def _read(db: sqlite_utils.Database, name: str, session_id: str | None) -> Repor
         """,
         {"session": session_id},
     ).fetchall()
-    reactions = {row[0]: row[1:] for row in db.execute(_REACTION_SQL, {"session": session_id}).fetchall()}
+    reactions = _reactions(db, session_id)
     items = tuple(
         ItemLine(
             item_id,
@@ -275,6 +275,14 @@ _REACTION_SQL = f"""
     FROM exposures WHERE status != 'open' AND {_IN_SESSION}
     GROUP BY item_id
 """
+
+
+def _reactions(db: sqlite_utils.Database, session_id: str | None) -> dict[str, tuple[Any, ...]]:
+    """Item -> (exposures with both shares, mean share change, exposures with both moods, mean mood shift); empty
+    for a database written before reactions were logged (schema version 3): the report never migrates a database."""
+    if "attention_share_before" not in {column.name for column in db["exposures"].columns}:
+        return {}
+    return {row[0]: tuple(row[1:]) for row in db.execute(_REACTION_SQL, {"session": session_id}).fetchall()}
 
 
 def _directions(db: sqlite_utils.Database, session_id: str | None) -> tuple[tuple[str, int], ...]:

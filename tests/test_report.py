@@ -16,6 +16,7 @@ from signage.ids import new_id
 from signage.records import ExposureRecord, Status, ViewerRecord
 from signage.report import build_report, format_report
 from signage.store import StoreWriter
+from signage.store.schema import MIGRATIONS
 from signage.types import AgeBand, Direction, Gender, Mood
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -172,4 +173,17 @@ def test_a_database_without_directions_says_so(tmp_path: Path) -> None:
     report = build_report(db)
     assert report.directions == ()
     assert report.items[0].reaction_exposures == 0 and report.items[0].attention_share_change is None
+    assert "direction of passers-by: not logged" in format_report(report)
+
+
+def test_a_database_of_schema_version_2_still_gives_a_report(tmp_path: Path) -> None:
+    """The report opens a database read-only and never migrates it: one written before reactions (3) and
+    directions (4) were logged still reports, without those parts."""
+    db = tmp_path / "v2.db"
+    with sqlite3.connect(db) as conn:
+        for _, _, statements in MIGRATIONS[:2]:
+            for statement in statements:
+                conn.execute(statement)
+    report = build_report(db)
+    assert report.items == () and report.directions == ()
     assert "direction of passers-by: not logged" in format_report(report)
