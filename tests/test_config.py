@@ -60,6 +60,7 @@ def test_bounds_cover_the_numeric_keys() -> None:
     [
         ({"nope": {}}, "nope", "unknown key"),
         ({"store": {"pth": "x.db"}}, "store.pth", "unknown key"),
+        ({"tracking": {"max_misses": 10}}, "tracking.max_misses", "replaced by tracking.max_unseen_s"),
         ({"store": {"batch_max_rows": "many"}}, "store.batch_max_rows", "valid integer"),
         ({"player": {"fullscreen": "maybe"}}, "player.fullscreen", "valid boolean"),
         ({"screen": {"timezone": "Mars/Olympus_Mons"}}, "screen.timezone", "unknown IANA time zone"),

@@ -80,6 +80,11 @@ class ConfigProblem:
 
 _MISSING: Any = object()
 
+# Keys of earlier releases that were replaced: a config that still has one is refused with what to write instead.
+REPLACED_KEYS = {
+    "tracking.max_misses": "replaced by tracking.max_unseen_s, in seconds rather than frames (frames / fps)",
+}
+
 
 class ConfigError(Exception):
     """A config file that cannot be used; `problems` lists every reason."""
@@ -95,7 +100,9 @@ def _problems(error: ValidationError) -> list[ConfigProblem]:
     problems = []
     for item in error.errors(include_url=False):
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        if item["type"] == "extra_forbidden":
+        if item["type"] == "extra_forbidden" and key in REPLACED_KEYS:
+            reason = REPLACED_KEYS[key]
+        elif item["type"] == "extra_forbidden":
             reason = "unknown key (check the spelling; see config/example.toml for every key)"
         else:
             reason = item["msg"].removeprefix("Value error, ")
