@@ -43,7 +43,7 @@ from signage.perception.pipeline import FacePipeline
 from signage.perception.scheduler import PerceptionScheduler
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("detect", "landmarks", "head_pose", "iris", "total")
+STAGES = ("still_check", "detect", "landmarks", "head_pose", "iris", "total")
 SCHEDULES = ("engine", "naive")
 
 

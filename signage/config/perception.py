@@ -54,6 +54,29 @@ class PerceptionConfig(Section):
         "faces are followed from their previous region of interest. 1 by default: detection costs the same for any "
         "number of faces, and boxes carried between detections lost recall on fast-moving test clips.",
     )
+    detect_still_max_skips: int = Field(
+        default=2,
+        ge=0,
+        le=30,
+        description="While the picture outside the followed faces stays still since the last face detection (which "
+        "found no new face), up to this many frames in a row go without detection; the followed faces are "
+        "re-measured by their landmarks and carried by their motion. 0: detect on every frame the cadence says.",
+    )
+    detect_still_max_change: float = Field(
+        default=12.0,
+        ge=0,
+        le=255,
+        description="A frame is still when no cell of a small grey thumbnail (means of about 4x4 pixels at 640x480) "
+        "outside the followed faces changed by more than this many grey levels since the last detection ...",
+    )
+    detect_still_face_max_change: float = Field(
+        default=8.0,
+        ge=0,
+        le=255,
+        description="... and each followed face, where its motion carried it, looks as it did at that detection: "
+        "the means of an 8x8 grid over its box changed by at most this many grey levels on average (a face that "
+        "left or was replaced measured 17 or more on the test clips, the same face 4 at the median).",
+    )
     face_refreshes_per_frame: int = Field(
         default=2,
         ge=1,
