@@ -101,8 +101,9 @@ class IrisLandmarker:
                     flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                     borderMode=cv2.BORDER_CONSTANT,
                 )
-                crop = crop[:, ::-1, ::-1] if mirrored else crop[:, :, ::-1]
-                tensor = (crop.astype(np.float32) / 255.0)[None]
+                rgb = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
+                rgb = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
+                tensor = np.divide(rgb, np.float32(255.0), dtype=np.float32)[None]  # as rgb / 255, in one pass
                 contour, iris = self._session.run(self._outputs, {self._input_name: tensor})
                 # the iris centre, then the eye's two corners as the model sees them (contour points 0 and 8)
                 points = np.concatenate([iris.reshape(-1, 3)[:1, :2], contour.reshape(-1, 3)[CONTOUR_CORNERS, :2]])
