@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,6 +35,10 @@ class Counting:
     def estimate(self, frame: Frame, faces: FaceDetections) -> tuple[Attributes, ...]:
         self.faces += len(faces)
         return self.inner.estimate(frame, faces)
+
+    def moods(self, frame: Frame, faces: FaceDetections) -> tuple[tuple[Mood, float], ...]:
+        self.faces += len(faces)
+        return self.inner.moods(frame, faces)
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +114,15 @@ class Expressions:
         self.asked: list[tuple[float, int]] = []  # (time, faces)
 
     def estimate(self, frame: Frame, faces: FaceDetections) -> tuple[Attributes, ...]:
+        return tuple(Attributes(mood=feeling, mood_confidence=share) for feeling, share in self.moods(frame, faces))
+
+    def moods(self, frame: Frame, faces: FaceDetections) -> tuple[tuple[Mood, float], ...]:
         self.asked.append((self.now, len(faces)))
         out = []
         for box in faces.boxes.tolist():
             face = int(box[0] // 100)  # faces are laid out 100 px apart
             smiling = self.now >= self.smiles_from.get(face, math.inf)
-            out.append(Attributes(mood=Mood.POSITIVE if smiling else Mood.NEUTRAL, mood_confidence=0.9))
+            out.append((Mood.POSITIVE if smiling else Mood.NEUTRAL, 0.9))
         return tuple(out)
 
 
@@ -186,3 +195,56 @@ def test_a_mood_change_after_an_item_starts_shows_in_the_exposure() -> None:
         results[announced] = (b.mood_before, b.mood_after)
     assert results[True] == (Mood.NEUTRAL, Mood.POSITIVE)
     assert results[False] == (Mood.NEUTRAL, Mood.NEUTRAL)
+
+
+class CountingSession:
+    """Counts the calls to a real onnxruntime session (and passes them on)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.inner.run(*args, **kwargs)
+
+    def get_inputs(self) -> Any:
+        return self.inner.get_inputs()
+
+
+def test_a_reaction_refresh_runs_only_the_mood_model_and_keeps_age_and_gender(
+    models: tuple[FacePipeline, FaceAttributes, FaceEmbedder],
+) -> None:
+    pipeline, _, _ = models
+    attributes = FaceAttributes.from_config(Config())  # its own sessions, wrapped to count each model's calls
+    sessions = {name: CountingSession(getattr(attributes, name)) for name in ("_age", "_gender", "_mood")}
+    for name, session in sessions.items():
+        setattr(attributes, name, session)
+    calls = lambda: {name: session.calls for name, session in sessions.items()}  # noqa: E731
+    profiler = TrackProfiler(attributes=attributes, embedder=None, memory=None, max_faces_per_frame=2)
+    frame = side_by_side("obama.jpg", "trump.jpg")
+    analysis = pipeline.analyze(frame)
+    tracks = tracks_for(analysis.detections, analysis.head_pose, [1, 2])
+    first = profiler.annotate(frame, analysis.detections, tracks, t=0.0)
+    assert calls() == {"_age": 1, "_gender": 1, "_mood": 1}  # both faces profiled in one batched call per model
+    assert [a.gender for a in first.attributes] == [Gender.MALE, Gender.MALE]
+
+    profiler.item_started(1.0)
+    profiler.annotate(frame, analysis.detections, tracks, t=1.5)  # too early for a reaction: nothing runs
+    assert calls() == {"_age": 1, "_gender": 1, "_mood": 1}
+    # a neutral face after the start: the reaction refresh must overwrite the mood it measures
+    known = [replace(a, mood=Mood.UNKNOWN, mood_confidence=0.0) for a in first.attributes]
+    for track_id, profile_attributes in zip((1, 2), known, strict=True):
+        profiler._profiles[track_id].attributes = profile_attributes
+    after = profiler.annotate(frame, analysis.detections, tracks, t=2.0)
+    assert calls() == {"_age": 1, "_gender": 1, "_mood": 2}, "the reaction ran a model other than mood"
+    assert profiler.reaction_refreshes == 2
+    for before, now in zip(first.attributes, after.attributes, strict=True):
+        assert (now.age_band, now.age_confidence) == (before.age_band, before.age_confidence)
+        assert (now.gender, now.gender_confidence) == (before.gender, before.gender_confidence)
+        # the mood measured again is the mood model's own reading of the face (the same frame: the same mood)
+        assert (now.mood, now.mood_confidence) == (before.mood, before.mood_confidence)
+    # the mood-only path reads what the full estimate reads
+    assert attributes.moods(frame, analysis.detections) == tuple(
+        (a.mood, a.mood_confidence) for a in attributes.estimate(frame, analysis.detections)
+    )

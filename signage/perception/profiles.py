@@ -7,9 +7,10 @@ embedding is used at once to find or enrol the person's key in the in-RAM `ReidM
 
 Reaction to content: when an item starts (`item_started(t)`), the mood of every face that faces the screen is
 measured again `reaction_delay_s` after the start (a face takes about a second to react), at most
-`reaction_faces_per_frame` faces per frame, until `reaction_window_s` after the start; only the mood of that
-measurement is taken (age, gender and the re-id key keep their schedule). So the audience stage sees the mood
-before the start and a fresh one after it, and an exposure's mood_before/after can differ (about 2 ms per face).
+`reaction_faces_per_frame` faces per frame, until `reaction_window_s` after the start; only the mood model runs
+for it (`AttributeEstimator.moods`: 0.7 ms CPU for one face against 1.8 ms for all three models, measured on a
+portrait), and age, gender and the re-id key keep their schedule. So the audience stage sees the mood before the
+start and a fresh one after it, and an exposure's mood_before/after can differ.
 """
 
 from __future__ import annotations
@@ -123,16 +124,18 @@ class TrackProfiler:
             faces,
             self._reaction_faces,
         )
-        if picked or reactions:
-            wanted = sorted({face for _, face in picked + reactions})
-            estimated = self._attributes.estimate(frame, faces.filter(np.isin(np.arange(len(faces)), wanted)))
-            for track_id, face in reactions:  # only the mood: the reaction to the item that started
-                fresh, known = estimated[wanted.index(face)], self._profiles[track_id]
-                known.attributes = replace(known.attributes, mood=fresh.mood, mood_confidence=fresh.mood_confidence)
+        if reactions:  # only the mood model: the reaction to the item that started; age and gender stay
+            rows = sorted({face for _, face in reactions})
+            moods = self._attributes.moods(frame, faces.filter(np.isin(np.arange(len(faces)), rows)))
+            for track_id, face in reactions:
+                (feeling, confidence), known = moods[rows.index(face)], self._profiles[track_id]
+                known.attributes = replace(known.attributes, mood=feeling, mood_confidence=confidence)
                 known.mood_t = t
                 self.reaction_refreshes += 1
-            if picked:
-                self._profile(frame, faces, picked, {face: estimated[wanted.index(face)] for _, face in picked}, t)
+        if picked:
+            rows = sorted({face for _, face in picked})
+            estimated = self._attributes.estimate(frame, faces.filter(np.isin(np.arange(len(faces)), rows)))
+            self._profile(frame, faces, picked, {face: estimated[rows.index(face)] for _, face in picked}, t)
         if not self._profiles:
             return tracks
         attributes = list(tracks.attributes)
