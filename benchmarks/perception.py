@@ -3,8 +3,8 @@
 Frames are 640x480, composed from the labelled portraits in tests/data (signage.perception.clips), faces 60-200 px
 tall and moving. Each case times `analyze(frame)` on every frame with `--threads` onnxruntime threads, for two
 schedules built from the same config in the same run:
-- engine: signage.perception.scheduler.PerceptionScheduler (detection cadence, a refresh budget for landmarks and
-  one for irises, attentive faces first);
+- engine: signage.perception.scheduler.PerceptionScheduler (detection cadence, still frames without detection, a
+  refresh budget for landmarks and one for irises, attentive faces first);
 - naive: signage.perception.pipeline.FacePipeline (detection, landmarks, head pose and both irises on every face of
   every frame).
 Each case runs `--repeat` times, engine and naive back to back in each repeat, so that a load change on a shared
@@ -13,7 +13,10 @@ pooled over the repeats. The first `--warmup` frames of each run are not counted
 time (1.0 = one core busy); peak memory is the process's maximum resident set size at the end (both schedules'
 sessions were loaded, one at a time). For the engine, "pose age" and "gaze age" say how current its faces are: per
 frame, the most frames any followed face's head pose (any facing face's gaze) is older than the frame, p95 over frames
-(0: measured on this very frame, as the naive schedule does).
+(0: measured on this very frame, as the naive schedule does), and "det" the share of frames the detector ran on:
+the faces here move slowly, as people who stop to watch do (0.3 px and 1 px of growth a frame), so the engine skips
+detection on still frames; on the fast test clips (tests/data/perception_golden.json) it detects on nearly every
+frame with faces, at the cost the schedule had before.
 
     python benchmarks/perception.py [--frames N] [--warmup W] [--threads T ...] [--faces F ...] [--repeat R]
                                     [--set KEY=VALUE ...] [--models-dir DIR] [--json PATH]
@@ -76,7 +79,7 @@ def run_once(schedule: str, config: Config, faces: int, frames: int, warmup: int
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
     pose_ages: list[float] = []
     gaze_ages: list[float] = []
-    found = 0
+    found = detected = 0
     cpu_start, wall_start = 0.0, 0.0
     for i, clip_frame in enumerate(clip):
         if i == warmup:
@@ -85,6 +88,7 @@ def run_once(schedule: str, config: Config, faces: int, frames: int, warmup: int
         if i < warmup:
             continue
         found += len(result)
+        detected += "detect" in result.timings_ms
         for stage in STAGES:
             timings[stage].append(result.timings_ms.get(stage, 0.0))
         pose_age, gaze_age = pipeline.ages() if isinstance(pipeline, PerceptionScheduler) else (0, 0)
@@ -98,6 +102,7 @@ def run_once(schedule: str, config: Config, faces: int, frames: int, warmup: int
         "cpu": cpu / wall,
         "cpu_ms": cpu / counted * 1e3,
         "found": found / counted,
+        "detected": detected / counted,
         "timings": timings,
         "pose_ages": pose_ages,
         "gaze_ages": gaze_ages,
@@ -123,6 +128,7 @@ def run_case(config: Config, threads: int, faces: int, frames: int, warmup: int,
                 "repeats": repeat,
                 "frames_per_repeat": frames - warmup,
                 "faces_found_per_frame": statistics.median(run["found"] for run in done),
+                "detector_ran_share": statistics.median(run["detected"] for run in done),
                 "fps": statistics.median(run["fps"] for run in done),
                 "fps_runs": [round(run["fps"], 1) for run in done],
                 "engine_over_naive": statistics.median(ratios) if schedule == "engine" else 1.0,
@@ -167,7 +173,7 @@ def main() -> int:
     print(f"config overrides: {overrides or 'none'}; models: {args.models_dir or 'shipped'}; repeats: {args.repeat}")
     header = (
         f"{'schedule':>8} {'thr':>3} {'faces':>5} {'found':>5} {'fps':>6} {'x':>5} {'cpu':>5} {'cpu_ms':>6} "
-        f"{'x_cpu':>5} {'ages':>5} " + " ".join(f"{s + ' p50/p95':>18}" for s in STAGES)
+        f"{'x_cpu':>5} {'ages':>5} {'det':>4} " + " ".join(f"{s + ' p50/p95':>18}" for s in STAGES)
     )
     print(header)
     for r in rows:
@@ -176,12 +182,14 @@ def main() -> int:
         print(
             f"{r['schedule']:>8} {r['threads']:>3} {r['faces']:>5} {r['faces_found_per_frame']:>5.1f} "
             f"{r['fps']:>6.1f} {r['engine_over_naive']:>5.2f} {r['cpu_cores_used']:>5.2f} "
-            f"{r['cpu_ms_per_frame']:>6.2f} {r['engine_over_naive_cpu']:>5.2f} {ages:>5} {stages}"
+            f"{r['cpu_ms_per_frame']:>6.2f} {r['engine_over_naive_cpu']:>5.2f} {ages:>5} "
+            f"{r['detector_ran_share']:>4.2f} {stages}"
         )
     print(
         "fps: median of the repeats; x: engine fps / naive fps, median of the per-repeat ratios; cpu: cores busy; "
         "cpu_ms: process CPU time per frame (steadier than wall time on a shared machine); x_cpu: naive cpu_ms / "
-        "engine cpu_ms, median of the per-repeat ratios; ages: pose/gaze age p95 in frames"
+        "engine cpu_ms, median of the per-repeat ratios; ages: pose/gaze age p95 in frames; "
+        "det: share of frames the face detector ran on"
     )
     print(f"peak memory (max RSS): {peak_mb:.0f} MB")
     args.json.parent.mkdir(parents=True, exist_ok=True)
