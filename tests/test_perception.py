@@ -12,7 +12,7 @@ import pytest
 
 from signage.config import Config, parse_config
 from signage.perception.clips import composed_clip, iou_matrix, load_sources, match_count
-from signage.perception.faces import YuNetDetector
+from signage.perception.faces import YuNetDetector, nms
 from signage.perception.head_pose import (
     CANONICAL,
     POSE_POINTS,
@@ -187,3 +187,14 @@ def test_composed_clip_recall_and_precision_hold_the_golden_figures(models: Mode
     assert figures["recall"] >= 0.95 and figures["precision"] >= 0.95, figures
     assert figures["recall"] >= golden["recall"] - 1e-9, (figures, golden)
     assert figures["precision"] >= golden["precision"] - 1e-9, (figures, golden)
+
+
+def test_nms_is_greedy_best_first() -> None:
+    # b overlaps a (IoU 0.6) and c (IoU 0.6); a and c barely overlap: a suppresses b, so c survives b
+    boxes = np.array([[0, 0, 10, 10], [2.5, 0, 12.5, 10], [5, 0, 15, 10], [40, 40, 50, 50]], np.float32)
+    scores = np.array([0.9, 0.95, 0.8, 0.5], np.float32)
+    assert nms(boxes, scores, 0.5) == [1, 3]  # b is best: it suppresses a and c
+    scores = np.array([0.95, 0.9, 0.8, 0.5], np.float32)
+    assert nms(boxes, scores, 0.5) == [0, 2, 3]
+    assert nms(boxes, scores, 0.7) == [0, 1, 2, 3]  # nothing overlaps that much
+    assert nms(boxes[:0], scores[:0], 0.5) == []
