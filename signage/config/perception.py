@@ -52,7 +52,8 @@ class PerceptionConfig(Section):
         le=60,
         description="Run face detection on every Nth frame (and at once when a followed face is lost); in between, "
         "faces are followed from their previous region of interest. 1 by default: detection costs the same for any "
-        "number of faces, and boxes carried between detections lost recall on fast-moving test clips.",
+        "number of faces, and boxes carried between detections lost recall on fast-moving test clips; still frames "
+        "skip it instead (detect_still_max_skips).",
     )
     detect_still_max_skips: int = Field(
         default=2,
