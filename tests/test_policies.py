@@ -86,6 +86,27 @@ def test_an_empty_aisle_does_not_unlearn_what_people_watch(apart: bool) -> None:
         assert after[best] < before[best] - 0.2  # what version 3 did
 
 
+def test_the_step_settles_with_experience_but_never_stops() -> None:
+    """Large steps while the model knows little, then a smaller one that still forgets (it never reaches zero); the
+    empty aisle's own row keeps the full step."""
+    learner = ContextualPolicy(seed=1, learning_rate=0.1, settle_to=0.3, settle_updates=100)
+    people, empty = context(0.5), Context(NOW, 12, 1, 0, 0, False, False, True, {})
+    assert learner.step_size(people) == pytest.approx(0.1)
+    for _ in range(100):
+        learner.learn(people, "coffee", 5.0)
+    assert learner.step_size(people) == pytest.approx(0.05)  # lr · k / (k + n) at n = k
+    for _ in range(1000):
+        learner.learn(empty, "coffee", 0.0)  # does not count as experience with people
+    assert learner.step_size(people) == pytest.approx(0.05)
+    assert learner.step_size(empty) == pytest.approx(0.1)
+    for _ in range(1000):
+        learner.learn(people, "coffee", 5.0)
+    assert learner.step_size(people) == pytest.approx(0.03)  # the floor: forgetting goes on
+    assert ContextualPolicy(seed=1, settle_to=1.0).step_size(people) == pytest.approx(0.1)  # a constant step
+    with pytest.raises(ValueError, match="settle_to"):
+        ContextualPolicy(seed=1, settle_to=0.0)
+
+
 def test_softmax_mixture_is_a_distribution_with_a_floor() -> None:
     p = softmax_mixture([0.0, 1.0, 500.0], temperature=0.1, epsilon=0.3)
     assert sum(p) == pytest.approx(1.0)
