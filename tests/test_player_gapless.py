@@ -288,6 +288,8 @@ def test_broken_files_never_blank_the_screen(tmp_path: Path, caplog: pytest.LogC
         now = 0.0
         for index in range(6):
             item = broken if index % 2 else good
+            # Preloaded, as the engine does: the 10 frames below take no real time, a load on a busy machine does.
+            assert player.wait_ready(item, timeout_s=10)
             player.show(item, decision_id=f"d{index}")
             for _ in range(10):
                 report = player.present(now)
