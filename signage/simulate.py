@@ -2,7 +2,9 @@
 
 It runs the real engine (audience stage, decisions, store) with no display on a database (a temporary one unless
 given), then reads the attention report back, so the numbers are the ones `signage report` would print. The policy
-is wrapped to time every select and learn and to record when each reward arrived (for learning curves).
+is wrapped to time every select and learn and to record when each reward arrived and how many decisions the
+decider had made by then, whichever arm made them (for learning curves; the control arm, the exploration floor and
+the fallback decide without the policy's select, so its calls would undercount every policy but round-robin).
 
 `oracle` is an extra policy here only: it sees the shoppers in view and their hidden appeal for each item (tastes,
 drift and worn-off novelty) and picks the item with the most expected attention. It is the ceiling the benchmark
@@ -92,16 +94,18 @@ class _Timed:
         self._clock = clock
         self.select_s: list[float] = []
         self.learn_s: list[float] = []
-        self.with_people = 0  # decisions made while somebody was in front of the screen
+        self._decider: Decider | None = None
         # (t, decisions so far, decisions with people so far, reward)
         self.rewards: list[tuple[float, int, int, float]] = []
+
+    def count_decisions_of(self, decider: Decider) -> None:
+        """Count decisions as the decider makes them (every arm), not as this policy is asked."""
+        self._decider = decider
 
     def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
         start = time.perf_counter()
         decision = self.policy.select(context, eligible)
         self.select_s.append(time.perf_counter() - start)
-        if context.n_present:
-            self.with_people += 1
         return decision
 
     def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> Mapping[str, float]:
@@ -113,7 +117,10 @@ class _Timed:
         start = time.perf_counter()
         self.policy.learn(context, item_id, reward)
         self.learn_s.append(time.perf_counter() - start)
-        self.rewards.append((self._clock.monotonic(), len(self.select_s), self.with_people, reward))
+        made, with_people = (
+            (self._decider.decisions_made, self._decider.decisions_with_people) if self._decider else (0, 0)
+        )
+        self.rewards.append((self._clock.monotonic(), made, with_people, reward))
 
 
 def _hh_mm(text: str) -> tuple[int, int]:
@@ -234,6 +241,7 @@ def simulate(
         wear_memory=timedelta(hours=config.decision.learner_wear_memory_h),
         item_rules=pool.item_rules,
     )
+    timed.count_decisions_of(decider)
     with tempfile.TemporaryDirectory(prefix="signage-simulate-") as scratch:
         path = db_path or Path(scratch) / "simulate.db"
         writer = StoreWriter(config.store, path=path).start()
@@ -244,7 +252,7 @@ def simulate(
             decider=decider,
             store=writer,
             clock=clock,
-            screen=InstantScreen(),
+            screen=InstantScreen(min_display_s=config.player.min_display_s),
             mode="simulate",
         )
         try:
@@ -258,7 +266,7 @@ def simulate(
         days=days,
         decisions=report.decisions,
         rewards_learned=len(timed.rewards),
-        decisions_with_people=timed.with_people,
+        decisions_with_people=decider.decisions_with_people,
         passers_by=report.passers_by,
         watchers=report.watchers,
         held_watchers=report.held_watchers,

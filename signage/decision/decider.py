@@ -141,6 +141,8 @@ class Decider:
         self._viewer_keys: dict[str, str] = {}  # viewer id -> no-repeat key, for viewers seen in snapshots
         self._memory: ViewerMemory | None = None
         self._wear = WearMemory(ttl=wear_memory)  # what returning viewers watched, for the learner's context
+        self.decisions_made = 0  # every decision, whichever arm made it (learning curves count these)
+        self.decisions_with_people = 0  # ... of them, those made while somebody was in front of the screen
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
 
     @classmethod
@@ -255,6 +257,8 @@ class Decider:
             self._viewer_keys[viewer.viewer_id] = key
             keys.append(key)
         context = build_context(snapshot, self._timezone, per_item=self._wear.features(keys, snapshot.t_utc))
+        self.decisions_made += 1
+        self.decisions_with_people += context.n_present > 0
         while len(self._viewer_keys) > 10_000:  # viewers long gone; watched() arrives within seconds of leaving
             del self._viewer_keys[next(iter(self._viewer_keys))]
         assert self._memory is not None
