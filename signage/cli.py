@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         help="run a policy on the virtual store for days, headless, and print its attention metrics",
         description=(
-            "Run one policy on the virtual store for N simulated days (from midnight, as fast as possible, no "
-            "window) and print hold rate, notice rate and attention per viewer. Policies: round_robin, random, "
+            "Run one policy on the virtual store for N simulated days (from the store's opening at 08:00 local, as "
+            "fast as possible, no window) and print hold rate, notice rate, attention per viewer and the decisions "
+            "made with people in view. Policies: round_robin, random, "
             "demographic, contextual, river_linear, linucb, and oracle (knows the simulator's hidden tastes)."
         ),
     )
