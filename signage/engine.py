@@ -138,6 +138,9 @@ class Engine:
     ) -> None:
         self._config = config
         self._source = source
+        # Checked once: a runtime Protocol check per tick costs more than the rest of a simulated tick's logging.
+        self._record_source = source if isinstance(source, RecordSource) else None
+        self._play_listener = source if isinstance(source, PlayListener) else None
         self._pool = pool
         self._decider = decider
         self._store = store
@@ -211,8 +214,8 @@ class Engine:
             self._store.write(self._session)
 
     def _drain_source(self, *, closing: bool = False) -> None:
-        if isinstance(self._source, RecordSource):
-            for record in self._source.drain_records(self.session_id, closing=closing):
+        if self._record_source is not None:
+            for record in self._record_source.drain_records(self.session_id, closing=closing):
                 self._store.write(record)
 
     def _must_cut(self) -> bool:
@@ -370,8 +373,8 @@ class Engine:
             self._play, self._play_item = play, queued.item
             self._play_ends_mono = event.t_mono + queued.item.duration_s
             self._plays += 1
-            if isinstance(self._source, PlayListener):
-                self._source.play_started(event.t_mono)
+            if self._play_listener is not None:
+                self._play_listener.play_started(event.t_mono)
             self._absorb(self._audience.switch_play(play, event.t_mono, play.started_utc))
         elif event.kind is PlayEventKind.ENDED:
             # The item was visible until this frame replaced it: that is when the play ends.

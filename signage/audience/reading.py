@@ -104,13 +104,18 @@ class ReadingVerdict:
     reading_share: float  # share of steps between fixations that look like reading
 
 
-def fixations(times: Samples, xs: Samples, params: ReadingParams = DEFAULT_PARAMS) -> list[Fixation]:
+def fixations(
+    times: Sequence[float] | Samples, xs: Sequence[float] | Samples, params: ReadingParams = DEFAULT_PARAMS
+) -> list[Fixation]:
     """The fixations in a gaze series (see step 2 of the module docstring)."""
-    keep = np.isfinite(xs) & np.isfinite(times)
-    t, x = times[keep], xs[keep]
+    # Plain Python floats: a window holds a few dozen samples and this runs once per sample per viewer, where
+    # numpy's cost per call would outweigh the arithmetic.
+    pairs = [(float(t), float(x)) for t, x in zip(times, xs, strict=True) if math.isfinite(t) and math.isfinite(x)]
+    t = [p[0] for p in pairs]
+    x = [p[1] for p in pairs]
     if len(x) >= 3:
-        padded = np.concatenate([x[:1], x, x[-1:]])
-        x = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+        padded = [x[0], *x, x[-1]]
+        x = [sorted(padded[i : i + 3])[1] for i in range(len(x))]
     found: list[Fixation] = []
     start = 0
     total = 0.0
@@ -123,25 +128,27 @@ def fixations(times: Samples, xs: Samples, params: ReadingParams = DEFAULT_PARAM
         if i > start:
             _close_group(t[start:i], x[start:i], params, found)
         if i < len(x):
-            start, total = i, float(x[i])
+            start, total = i, x[i]
     return found
 
 
-def _slope(t: Samples, x: Samples) -> float:
+def _slope(t: Sequence[float], x: Sequence[float]) -> float:
     """The least-squares slope of x over t (np.polyfit's degree-1 coefficient, without its cost per call)."""
-    dt = t - t.mean()
-    denominator = float(np.dot(dt, dt))
-    return float(np.dot(dt, x - x.mean())) / denominator if denominator > 0 else 0.0
+    t_mean = sum(t) / len(t)
+    x_mean = sum(x) / len(x)
+    denominator = sum((ti - t_mean) ** 2 for ti in t)
+    numerator = sum((ti - t_mean) * (xi - x_mean) for ti, xi in zip(t, x, strict=True))
+    return numerator / denominator if denominator > 0 else 0.0
 
 
-def _close_group(t: Samples, x: Samples, params: ReadingParams, found: list[Fixation]) -> None:
-    duration = float(t[-1] - t[0])
+def _close_group(t: Sequence[float], x: Sequence[float], params: ReadingParams, found: list[Fixation]) -> None:
+    duration = t[-1] - t[0]
     if duration < params.min_fixation_s:
         return
-    drift = abs(_slope(t - t[0], x)) if len(x) >= 3 else 0.0
+    drift = abs(_slope(t, x)) if len(x) >= 3 else 0.0
     if drift > params.max_fixation_drift:
         return
-    found.append(Fixation(start_s=float(t[0]), end_s=float(t[-1]), x=float(np.mean(x))))
+    found.append(Fixation(start_s=t[0], end_s=t[-1], x=sum(x) / len(x)))
 
 
 def steps(found: Sequence[Fixation], params: ReadingParams = DEFAULT_PARAMS) -> list[tuple[Step, float]]:
@@ -167,7 +174,7 @@ def classify(
     times: Sequence[float] | Samples, xs: Sequence[float] | Samples, params: ReadingParams = DEFAULT_PARAMS
 ) -> ReadingVerdict:
     """Is this window of gaze samples reading? (step 4 of the module docstring)."""
-    found = fixations(np.asarray(times, np.float64), np.asarray(xs, np.float64), params)
+    found = fixations(times, xs, params)
     moves = steps(found, params)
     lines = 0
     forward_run = 0
