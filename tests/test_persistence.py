@@ -175,3 +175,24 @@ def test_policy_show_and_reset(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path.write_bytes(b"garbage")
     assert main(["policy", "show", "--config", str(config)]) == 1
     assert "bad magic" in capsys.readouterr().err
+
+
+def test_settings_come_from_today_config_and_the_learning_from_the_snapshot(tmp_path: Path) -> None:
+    """An operator's change of temperature or exploration takes effect on restart; an older snapshot taken before a
+    setting existed still loads and gets it from config."""
+    path = tmp_path / "policy.snapshot"
+    running = trained(seed=4)
+    del running.__dict__["empty_temperature"]  # as pickled by an engine from before the setting
+    save_snapshot(running, path)
+    fresh = ContextualPolicy(seed=4, temperature=0.5, epsilon=0.2, empty_temperature=2.0, learning_rate=0.05)
+    restored = restore_policy(fresh, path)
+    assert restored is not fresh and restored.updates == 200
+    assert (restored.temperature, restored.epsilon, restored.empty_temperature, restored.learning_rate) == (
+        0.5,
+        0.2,
+        2.0,
+        0.05,
+    )
+    # The learned weights came along: the restored ranking is the running one's.
+    scores = restored._scores(ctx(1.0), ITEMS)
+    assert scores == running._scores(ctx(1.0), ITEMS)

@@ -265,3 +265,25 @@ def test_the_learner_beats_the_playlist_on_a_short_simulated_run() -> None:
     assert learner.passers_by > 200 and learner.decisions > 200
     # Measured 1.23-1.33 over seeds 3 and 4 and 0.015-0.03 days; the playlist against itself is 1.
     assert learner.attention_per_viewer_s > 1.15 * playlist.attention_per_viewer_s
+
+
+def test_an_empty_aisle_has_its_own_temperature() -> None:
+    """With nobody in front of the screen a softer choice rotates the pool; the people-present choice is unchanged.
+    Both propensities stay exact."""
+    sharp = ContextualPolicy(seed=1)
+    soft = ContextualPolicy(seed=1, empty_temperature=1.0)
+    empty = Context(NOW, 12, 1, 0, 0, False, False, True, {})
+    for learner in (sharp, soft):
+        play(learner, 600, seed=2)
+        for step in range(200):  # arrivals noticed coffee more often than the rest while the aisle was empty
+            learner.learn(empty, POOL[step % len(POOL)].item_id, 0.0)
+            learner.learn(empty, "coffee", 3.0)
+    assert soft.probabilities(context(0.0), POOL) == sharp.probabilities(context(0.0), POOL)
+    best = POOL.index(COFFEE)
+    assert sharp.probabilities(empty, POOL)[best] > 0.9
+    spread = soft.probabilities(empty, POOL)
+    assert max(spread) == spread[best] < 0.5 and min(spread) > 0.5 / len(POOL)
+    shown = {soft.select(empty, POOL).item_id for _ in range(200)}
+    assert shown == {item.item_id for item in POOL}
+    with pytest.raises(ValueError, match="empty_temperature"):
+        ContextualPolicy(empty_temperature=0.0)

@@ -248,6 +248,10 @@ def restore_policy(fresh: Policy, path: Path, *, now_utc: datetime | None = None
     except Exception as error:  # never let a snapshot stop the screen
         log.warning("policy snapshot %s could not be restored (%s); %s starts fresh", path, error, fresh.name)
         return fresh
+    # What was learned comes from the snapshot; how to choose and learn comes from today's config, so an operator's
+    # change of a setting takes effect on restart (and a snapshot from before a setting existed still loads).
+    for setting in getattr(fresh, "SETTINGS", ()):
+        setattr(loaded, setting, getattr(fresh, setting))
     log.info("policy %s restored from %s (saved %s)", loaded.name, path, info.saved_utc)
     return loaded
 

@@ -42,9 +42,17 @@ def build_policy(
         return DemographicPolicy()
     if name == "linucb":
         return LinUCBPolicy(reward_scale_s=config.learner_reward_scale_s, seed=seed)
-    if name in ("contextual", "river_linear"):
-        kind = ContextualPolicy if name == "contextual" else RiverLinearPolicy
-        return kind(
+    if name == "contextual":
+        return ContextualPolicy(
+            learning_rate=config.learner_learning_rate,
+            temperature=config.learner_temperature,
+            empty_temperature=config.learner_empty_temperature,
+            epsilon=config.learner_epsilon,
+            reward_scale_s=config.learner_reward_scale_s,
+            seed=seed,
+        )
+    if name == "river_linear":
+        return RiverLinearPolicy(
             learning_rate=config.learner_learning_rate,
             temperature=config.learner_temperature,
             epsilon=config.learner_epsilon,

@@ -40,6 +40,8 @@ class SoftmaxPolicy(ABC):
 
     name = "softmax"
     version = "1"
+    # Attributes set from config, not learned: a restored snapshot takes them from the fresh policy.
+    SETTINGS: tuple[str, ...] = ("temperature", "epsilon")
 
     def __init__(self, *, temperature: float, epsilon: float, reward_scale_s: float, seed: int) -> None:
         if not temperature > 0:
@@ -62,13 +64,19 @@ class SoftmaxPolicy(ABC):
         """The probability of choosing each eligible item now (what `select` draws from); for evaluation."""
         if not eligible:
             raise ValueError("probabilities() needs at least one eligible item")
-        return softmax_mixture(self._scores(context, eligible), temperature=self.temperature, epsilon=self.epsilon)
+        return softmax_mixture(
+            self._scores(context, eligible), temperature=self._temperature(context), epsilon=self.epsilon
+        )
+
+    def _temperature(self, context: Context) -> float:
+        """The softmax temperature for this context (one for all, unless a subclass says otherwise)."""
+        return self.temperature
 
     def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
         if not eligible:
             raise ValueError("select() needs at least one eligible item")
         scores = self._scores(context, eligible)
-        probabilities = softmax_mixture(scores, temperature=self.temperature, epsilon=self.epsilon)
+        probabilities = softmax_mixture(scores, temperature=self._temperature(context), epsilon=self.epsilon)
         u = self._rng.random()
         chosen = len(probabilities) - 1
         cumulative = 0.0
