@@ -10,9 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signage.config import Config, SimConfig
+from signage.config import Config, DecisionConfig, SimConfig
 from signage.content import ContentPool, load_pool
-from signage.decision.policies import ContextualPolicy, DemographicPolicy, RandomPolicy, softmax_mixture
+from signage.decision.policies import (
+    ContextualPolicy,
+    DemographicPolicy,
+    RandomPolicy,
+    build_policy,
+    softmax_mixture,
+)
 from signage.sim import VirtualStore
 from signage.simulate import simulate
 from signage.types import ContentItem, ContentKind, Context, Decision
@@ -287,3 +293,10 @@ def test_an_empty_aisle_has_its_own_temperature() -> None:
     assert shown == {item.item_id for item in POOL}
     with pytest.raises(ValueError, match="empty_temperature"):
         ContextualPolicy(empty_temperature=0.0)
+
+
+def test_the_empty_aisle_temperature_comes_from_config() -> None:
+    config = DecisionConfig(learner_temperature=0.02, learner_empty_temperature=0.7)
+    built = build_policy("contextual", items=POOL, config=config)
+    assert isinstance(built, ContextualPolicy)
+    assert (built.temperature, built.empty_temperature) == (0.02, 0.7)

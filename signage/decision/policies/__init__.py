@@ -42,23 +42,18 @@ def build_policy(
         return DemographicPolicy()
     if name == "linucb":
         return LinUCBPolicy(reward_scale_s=config.learner_reward_scale_s, seed=seed)
-    if name == "contextual":
-        return ContextualPolicy(
-            learning_rate=config.learner_learning_rate,
-            temperature=config.learner_temperature,
-            empty_temperature=config.learner_empty_temperature,
-            epsilon=config.learner_epsilon,
-            reward_scale_s=config.learner_reward_scale_s,
-            seed=seed,
-        )
-    if name == "river_linear":
-        return RiverLinearPolicy(
+    if name in ("contextual", "river_linear"):
+        kind = ContextualPolicy if name == "contextual" else RiverLinearPolicy
+        policy = kind(
             learning_rate=config.learner_learning_rate,
             temperature=config.learner_temperature,
             epsilon=config.learner_epsilon,
             reward_scale_s=config.learner_reward_scale_s,
             seed=seed,
         )
+        if isinstance(policy, ContextualPolicy):
+            policy.empty_temperature = config.learner_empty_temperature  # only this one has an empty-aisle context
+        return policy
     raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICY_NAMES)}")
 
 
