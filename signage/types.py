@@ -235,6 +235,8 @@ class Tracks:
 
     def facing(self, max_yaw_deg: float, max_pitch_deg: float) -> BoolArray:
         """True where a face was seen turned towards the screen within both angles."""
+        if not len(self.ids):
+            return np.zeros(0, dtype=bool)  # an empty aisle, most ticks of a simulated day: skip numpy's setup
         yaw = np.abs(self.head_pose[:, 0])
         pitch = np.abs(self.head_pose[:, 1])
         with np.errstate(invalid="ignore"):
