@@ -151,10 +151,10 @@ class ContextualPolicy(SoftmaxPolicy):
         extra = extras.get(item.item_id)
         return fixed | extra if extra else fixed
 
-    def _with_memory(self, extras: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-        """Add `mem:category_<kind>` / `mem:tag_<kind>` to every known item whose category or a tag the people
-        present watched (`seen`) or were held by (`held`) on another item; `extras` is the per-item context table
-        (`ctx:seen`, `ctx:held` shares)."""
+    def _with_memory(self, extras: dict[str, dict[str, float]], only: str | None = None) -> dict[str, dict[str, float]]:
+        """Add `mem:category_<kind>` / `mem:tag_<kind>` to every known item (or the item `only`) whose category or a
+        tag the people present watched (`seen`) or were held by (`held`) on another item; `extras` is the per-item
+        context table (`ctx:seen`, `ctx:held` shares)."""
         table = extras
         for kind in _MEMORY_KINDS:
             key = f"ctx:{kind}"
@@ -170,7 +170,8 @@ class ContextualPolicy(SoftmaxPolicy):
                 continue
             if table is extras:
                 table = dict(extras)
-            for item_id, fixed in self._items.items():
+            targets = self._items.items() if only is None else [(only, self._items.get(only, {}))]
+            for item_id, fixed in targets:
                 own = shares.get(item_id, 0.0)
                 category = tag = 0.0
                 for name in fixed:
@@ -192,7 +193,7 @@ class ContextualPolicy(SoftmaxPolicy):
     def item_named(self, context: Context, item_id: str) -> dict[str, float]:
         """The item-side features of `item_id` in this context, as `learn` uses them (fixed + per-item context)."""
         fixed = self._items.get(item_id) or {"bias": 1.0, f"id:{item_id}": 1.0}
-        extra = self._with_memory(item_context_table(context)).get(item_id)
+        extra = self._with_memory(item_context_table(context), only=item_id).get(item_id)
         return fixed | extra if extra else fixed
 
     # -- the policy ----------------------------------------------------------------------------------------------
