@@ -172,10 +172,15 @@ class ContextualPolicy(SoftmaxPolicy):
                 table = dict(extras)
             targets = self._items.items() if only is None else [(only, self._items.get(only, {}))]
             for item_id, fixed in targets:
+                # Only names the people present met can count (any other gives 0 - own <= 0): the set
+                # intersection skips the rest of the pool's features in C.
+                common = by_feature.keys() & fixed.keys()
+                if not common:
+                    continue
                 own = shares.get(item_id, 0.0)
                 category = tag = 0.0
-                for name in fixed:
-                    total = by_feature.get(name, 0.0) - own
+                for name in common:
+                    total = by_feature[name] - own
                     if total > 1e-9:
                         if name.startswith("category:"):
                             category = max(category, total)
