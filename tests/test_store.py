@@ -210,6 +210,9 @@ while True:  # a steady stream of events until the parent kills us
         store.write(EventRecord(new_id(), sid, EventKind.VIEWER, Phase.UPDATE, "v-open", at(20), 120.0,
                                 {"n": n, "state": "watcher", "yaw": 12.5}))
         n += 1
+    # An engine writes between frames, never in a tight loop; a producer that never sleeps starves the writer thread
+    # of the GIL (sqlite3 gives it back at every row and waits a switch interval to get it again).
+    time.sleep(0.002)
 """
 
 
