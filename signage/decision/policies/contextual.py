@@ -250,8 +250,8 @@ class ContextualPolicy(SoftmaxPolicy):
             self.busy_updates += 1
 
     def _temperature(self, context: Context) -> float:
-        """An empty aisle gets its own temperature: there the screen should rotate, leaning only softly towards
-        what draws arrivals, instead of playing one item for hours to nobody."""
+        """An empty aisle gets its own temperature (`empty_temperature`): near-greedy keeps to the item that draws
+        arrivals best, higher rotates the pool while nobody is there (see the module docstring for the price)."""
         return self.empty_temperature if self.empty_apart and not context.n_present else self.temperature
 
     def step_size(self, context: Context) -> float:
