@@ -177,6 +177,28 @@ def test_monitor_reports_start_and_end_once() -> None:
     assert not monitor.reading
 
 
+def _start_time(params: ReadingParams, t_read: np.ndarray, x_read: np.ndarray) -> tuple[float, int]:
+    """When the monitor reports reading, and how many samples were classified by then."""
+    monitor = ReadingMonitor(params)
+    classified = 0
+    for t, x in zip(t_read, x_read, strict=True):
+        before = monitor._last_check
+        change = monitor.update(float(t), float(x))
+        classified += monitor._last_check != before
+        if change is ReadingChange.STARTED:
+            return float(t), classified
+    raise AssertionError("reading never reported")
+
+
+def test_monitor_classifies_at_most_every_check_interval_and_reports_no_later_than_that() -> None:
+    t_read, x_read = trace(Kind.READING, np.random.default_rng(5), duration_s=8.0)
+    every_sample, all_checks = _start_time(ReadingParams(check_interval_s=0.0), t_read, x_read)
+    throttled, few_checks = _start_time(DEFAULT_PARAMS, t_read, x_read)
+    assert every_sample <= throttled <= every_sample + DEFAULT_PARAMS.check_interval_s + 0.05
+    assert few_checks <= every_sample / DEFAULT_PARAMS.check_interval_s + 2
+    assert few_checks < all_checks / 3  # traces are sampled at 15 or 30 Hz: every 4th or 8th sample
+
+
 # -- the parameters as config ([audience] reading_* keys) ---------------------------------------------------------
 
 

@@ -53,12 +53,17 @@ class ReadingParams:
     min_reading_share: float = 0.7
     window_s: float = 6.0
     release_s: float = 2.0  # reading ends after this long without a reading verdict
+    # The window is classified at most this often: reading takes seconds of lines to show, so a verdict a quarter
+    # second late changes nothing, and a 30 fps camera no longer re-reads a 6 s window every frame.
+    check_interval_s: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0 < self.min_step < self.max_step:
             raise ValueError(f"ReadingParams: need 0 < min_step < max_step, got {self.min_step}, {self.max_step}")
         if self.min_lines < 1 or self.min_steps_per_line < 1:
             raise ValueError("ReadingParams: min_lines and min_steps_per_line must be >= 1")
+        if self.check_interval_s < 0:
+            raise ValueError(f"ReadingParams: check_interval_s must be >= 0, got {self.check_interval_s}")
 
 
 DEFAULT_PARAMS = ReadingParams()
@@ -214,6 +219,7 @@ class ReadingMonitor:
         self._samples: collections.deque[tuple[float, float]] = collections.deque()
         self._reading = False
         self._last_positive: float | None = None
+        self._last_check: float | None = None
 
     @property
     def reading(self) -> bool:
@@ -224,6 +230,9 @@ class ReadingMonitor:
         self._samples.append((t, math.nan if gaze_x is None else gaze_x))
         while self._samples and t - self._samples[0][0] > self._params.window_s:
             self._samples.popleft()
+        if self._last_check is not None and t - self._last_check < self._params.check_interval_s:
+            return None
+        self._last_check = t
         times, xs = zip(*self._samples, strict=True)
         verdict = classify(times, xs, self._params)
         if verdict.reading:
