@@ -8,7 +8,10 @@ Scenarios (synthetic pools of text items over 12 categories with the keywords bo
 demographic table know; every third item moves; no restricted categories):
 - `12`: "12 items", the default store (20% of arrivals are returning groups).
 - `30w`: "30 items + novelty wear-off (returning viewers)": half of the arrivals are returning groups, who have
-  watched (and worn out) items before; re-identification gives them anonymous person keys.
+  watched (and worn out) items before. Half of those pass again on the same trip (10-30 min after their first
+  pass), the rest come back on a later trip. Re-identification gives a returning viewer the anonymous key of their
+  earlier visit only within its time to live (`[perception] reid_ttl_s`, 30 min after last seen, as the product
+  does); one back after longer is a stranger to the engine, though the simulator still wears items out for them.
 `--items N` replaces the item count of every chosen scenario (for quick checks).
 
 For each seed the virtual store brings the same shoppers along the same paths whatever is shown (its population

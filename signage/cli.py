@@ -338,7 +338,13 @@ def _demo(args: argparse.Namespace) -> int:
     db_path = args.db or Path(config.store.path)
     clock = SimClock(start_utc=_start_utc(config))
     zone = zoneinfo.ZoneInfo(config.screen.timezone)
-    source = VirtualStore(config.sim, start_utc=clock.utc(), timezone=config.screen.timezone, items=pool.items)
+    source = VirtualStore(
+        config.sim,
+        start_utc=clock.utc(),
+        timezone=config.screen.timezone,
+        items=pool.items,
+        reid_ttl_s=config.perception.reid_ttl_s,
+    )
     # Caps and shares go on from the plays this database already holds for the simulated day, as in `signage run`.
     history = DeliveryHistory.from_store(db_path, timezone=config.screen.timezone, now_utc=clock.utc())
     decider = Decider.from_config(

@@ -227,7 +227,13 @@ def simulate(
     hour, minute = _hh_mm(start_local_time)
     start = datetime(START_DATE.year, START_DATE.month, START_DATE.day, hour, minute, tzinfo=zone).astimezone(UTC)
     clock = SimClock(start_utc=start)
-    store_sim = VirtualStore(sim_config, start_utc=start, timezone=config.screen.timezone, items=pool.items)
+    store_sim = VirtualStore(
+        sim_config,
+        start_utc=start,
+        timezone=config.screen.timezone,
+        items=pool.items,
+        reid_ttl_s=config.perception.reid_ttl_s,
+    )
     chosen: Policy
     if make_policy is not None:
         chosen = make_policy(store_sim)

@@ -57,8 +57,9 @@ def simulate(
     start_utc: datetime,
     keep: bool = True,
     items: Sequence[ContentItem] = POOL,
+    reid_ttl_s: float = math.inf,
 ) -> Run:
-    store = VirtualStore(config, start_utc=start_utc, timezone=ZONE, items=items)
+    store = VirtualStore(config, start_utc=start_utc, timezone=ZONE, items=items, reid_ttl_s=reid_ttl_s)
     observations: list[Observation] = []
     for i in range(round(seconds / config.tick_s)):
         t = i * config.tick_s
@@ -272,6 +273,59 @@ def test_returning_shoppers_are_flagged_with_new_ids(busy: Run) -> None:
     for obs in busy.observations:
         for track_id, flag in zip(obs.tracks.ids.tolist(), obs.tracks.returning.tolist(), strict=True):
             assert flag == (track_id in flagged)
+
+
+def _returns(run: Run) -> list[tuple[float, float, bool, str, str, bool]]:
+    """Per return of a shopper: (seconds since they were last seen, since their first pass began, flagged,
+    re-identification key now, the key enrolled for them before (a missed return's key is one nobody keeps), whether
+    the key now was never seen before)."""
+    keys: dict[int, str] = {}
+    for obs in run.observations:
+        keys.update(zip(obs.tracks.ids.tolist(), obs.tracks.person_keys, strict=True))
+    before: dict[int, tuple[float, float, str]] = {}  # shopper → (first entered, last left, last key)
+    seen_keys: set[str] = set()
+    returns = []
+    for visit in sorted(run.truth.visits, key=lambda v: v.entered_mono):
+        key = keys.get(visit.track_id, "")
+        fresh = key not in seen_keys
+        seen_keys.add(key)
+        left = math.inf if visit.left_mono is None else visit.left_mono
+        if visit.shopper_id in before:
+            first, last_left, last_key = before[visit.shopper_id]
+            since_seen, since_first = visit.entered_mono - last_left, visit.entered_mono - first
+            returns.append((since_seen, since_first, visit.flagged_returning, key, last_key, fresh))
+            before[visit.shopper_id] = (first, left, last_key if key.startswith("unmatched-") else key)
+        else:
+            before[visit.shopper_id] = (visit.entered_mono, left, key)
+    return returns
+
+
+def test_reidentification_forgets_after_its_time_to_live_and_gives_a_new_key() -> None:
+    """As the product's re-identification does: a shopper back within `reid_ttl_s` of last being seen is flagged
+    (at the recall rate) and keeps their key; one back later is a stranger, flagged only as often as a new shopper
+    and under a key never used before, so no memory of what they watched follows them."""
+    config = SimConfig(seed=12, arrivals_per_hour=900.0, returning_share=0.5, tick_s=0.2)
+    run = simulate(config, seconds=2 * 3600, showing=rotating(POOL, 8.0), start_utc=local_start(12), reid_ttl_s=900)
+    returns = _returns(run)
+    remembered = [r for r in returns if r[0] <= 900]
+    forgotten = [r for r in returns if r[0] > 900]
+    assert len(remembered) > 100 and len(forgotten) > 100
+    assert 0.84 < sum(r[2] for r in remembered) / len(remembered) < 0.96
+    assert sum(r[2] for r in forgotten) / len(forgotten) < 0.04
+    assert all(r[3] == r[4] for r in remembered if r[2])  # a recognised return keeps its key
+    assert all(r[3].startswith("person-") and r[5] for r in forgotten)  # enrolled afresh
+
+
+def test_a_share_of_returns_is_a_second_pass_on_the_same_trip() -> None:
+    shares = {}
+    for trip_share in (0.0, 0.8):
+        config = SimConfig(
+            seed=12, arrivals_per_hour=900.0, returning_share=0.5, tick_s=0.2, return_same_trip_share=trip_share
+        )
+        returns = _returns(simulate(config, seconds=2 * 3600, showing=rotating(POOL, 8.0), start_utc=local_start(12)))
+        shares[trip_share] = sum(r[1] <= 1800 + 120 for r in returns) / len(returns)
+    assert shares[0.8] > 0.75  # a second pass comes 10-30 min after the first began (+ the time to walk into view)
+    assert shares[0.0] < shares[0.8] - 0.3
 
 
 def test_attribute_noise_and_confidences(busy: Run) -> None:

@@ -67,7 +67,8 @@ class DecisionConfig(Section):
         le=48,
         description=(
             "How long the learner remembers which items each returning viewer (an anonymous re-identification key, "
-            "RAM only, never stored) watched, so items they already saw count as worn (0: no memory)."
+            "RAM only, never stored) watched, so items they already saw count as worn (0: no memory). A key only "
+            "comes back while re-identification remembers the face ([perception] reid_ttl_s)."
         ),
     )
     snapshot_path: str = Field(

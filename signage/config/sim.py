@@ -27,6 +27,13 @@ class SimConfig(Section):
         description="Relative weights of group sizes 1, 2, 3, ...",
     )
     returning_share: float = Field(default=0.2, ge=0, le=1, description="Share of arrivals who are returning visitors.")
+    return_same_trip_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of returning visitors who pass the screen again on the same trip (10-30 minutes after "
+        "they first came by, within re-identification's memory); the others come back on a later trip.",
+    )
     notice_rate_per_s: float = Field(
         default=0.08, ge=0, le=10, description="Hazard of noticing a still item, per second in view."
     )

@@ -63,6 +63,8 @@ class Shopper:
     height_m: float
     tastes: Vector
     visits_seen: int = 0  # visits on which the camera saw this shopper
+    last_seen_mono: float = -math.inf  # when the camera last lost sight of this shopper
+    reid_key: str = ""  # the anonymous key re-identification enrolled for this shopper (a new one once forgotten)
     relevance_cache: dict[ContentItem, tuple[int, float]] = field(default_factory=dict)  # item → (drift epoch, r)
     watched: dict[str, int] = field(default_factory=dict)  # item id → times noticed and watched, over all visits
 

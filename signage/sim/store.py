@@ -56,6 +56,7 @@ from signage.types import Attributes, ContentItem, Direction, Observation, Track
 
 MAX_STAY_S = 180.0  # this long after a group arrived, nobody in it notices anything new: every visit ends
 RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
+SAME_TRIP_S = 1800.0  # a return on the same trip comes at most this long after the trip's first pass began
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
 MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
@@ -78,6 +79,7 @@ class VirtualStore:
         start_utc: datetime,
         timezone: str,
         items: Sequence[ContentItem],
+        reid_ttl_s: float = math.inf,
     ) -> None:
         if start_utc.tzinfo is None:
             raise ValueError("VirtualStore: start_utc must be timezone-aware")
@@ -91,6 +93,9 @@ class VirtualStore:
         self.items: tuple[ContentItem, ...] = tuple(items)
         self._reid_recall = config.reid_recall
         self._reid_false_positive = config.reid_false_positive
+        if not reid_ttl_s > 0:
+            raise ValueError(f"VirtualStore: reid_ttl_s must be > 0, got {reid_ttl_s}")
+        self._reid_ttl_s = reid_ttl_s
         self._approach_share = config.approach_share
         self._leave_share = config.leave_share
         self._glance_rate_per_s = config.glance_rate_per_s
@@ -288,13 +293,19 @@ class VirtualStore:
         self._arrival_times.append(arrived_mono)
         size = 1 + int(rng.choice(len(self._size_p), p=self._size_p))
         shoppers: tuple[Shopper, ...] | None = None
-        # Returning groups come back at least RETURN_AFTER_S after they last arrived. The choice depends only on
-        # arrival times, never on who is in the store, so the population stream does not depend on behaviour
-        # (unless a group drawn is somehow still inside after that long: then a new group comes instead).
-        u_returning, u_which = rng.random(2).tolist()
+        # Returning groups come back at least RETURN_AFTER_S after they last arrived: `return_same_trip_share` of
+        # them on the same trip (a group whose first pass began at most SAME_TRIP_S ago), the others any group
+        # seen before. The choice depends only on arrival times, never on who is in the store, so the population
+        # stream does not depend on behaviour (unless a group drawn is somehow still inside after that long: then
+        # a new group comes instead).
+        u_returning, u_which, u_trip = rng.random(3).tolist()
         eligible = bisect.bisect_right(self._past_arrivals, arrived_mono - RETURN_AFTER_S)
         if u_returning < self.config.returning_share and eligible:
-            index = int(u_which * eligible)
+            same_trip = bisect.bisect_left(self._past_arrivals, arrived_mono - SAME_TRIP_S)
+            if u_trip < self.config.return_same_trip_share and same_trip < eligible:
+                index = same_trip + int(u_which * (eligible - same_trip))
+            else:
+                index = int(u_which * eligible)
             candidate = self._past_groups[index]
             if arrived_mono - self._last_arrivals[index] >= RETURN_AFTER_S and not any(
                 s.shopper_id in self._present_shoppers for s in candidate
@@ -329,9 +340,10 @@ class VirtualStore:
     def _enter(self, member: Member, group: Group, t_mono: float) -> VisitRecord:
         shopper = member.shopper
         member.returning = shopper.visits_seen > 0
-        member.flagged_returning = member.u_reid < (
-            self._reid_recall if member.returning else self._reid_false_positive
-        )
+        # Re-identification only remembers a face for `reid_ttl_s` after it was last seen (the product's privacy
+        # default is 30 minutes): a shopper back after longer is a stranger to it, as a new one is.
+        remembered = member.returning and t_mono - shopper.last_seen_mono <= self._reid_ttl_s
+        member.flagged_returning = member.u_reid < (self._reid_recall if remembered else self._reid_false_positive)
         shopper.visits_seen += 1
         if group.mode is Mode.APPROACH:
             direction = Direction.APPROACHING
@@ -352,10 +364,12 @@ class VirtualStore:
         self._next_track_id += 1
         self._visits.append(visit)
         member.visit = visit
-        # Re-identification keys: a first visit enrols the shopper's key; a recognised return carries it again; a
+        # Re-identification keys: a first visit enrols the shopper's key, and so does a return after the embedding
+        # was forgotten (a new key: nothing links it to the old one); a recognised return carries the key again; a
         # missed return looks like a new person (a key nobody had before).
-        recognised = not member.returning or member.flagged_returning
-        person_key = f"person-{shopper.shopper_id}" if recognised else f"unmatched-{visit.track_id}"
+        if not remembered:
+            shopper.reid_key = f"person-{shopper.shopper_id}" + (f"-{visit.track_id}" if member.returning else "")
+        person_key = shopper.reid_key if not remembered or member.flagged_returning else f"unmatched-{visit.track_id}"
         member.row = (visit.track_id, member.flagged_returning, visit.group_id, member.observed, person_key)
         return visit
 
@@ -364,6 +378,7 @@ class VirtualStore:
             self._end_watch(member, t_mono, WatchEnd.DONE)
         assert member.visit is not None
         member.visit.left_mono = t_mono
+        member.shopper.last_seen_mono = t_mono
         member.gone = True
 
     # -- movement and behaviour ---------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ class ContextualPolicy(SoftmaxPolicy):
         settle_to: float = 0.3,
         settle_updates: float = 3000.0,
         empty_temperature: float | None = None,
+        settle_epsilon_to: float = 1.0,
     ) -> None:
         super().__init__(temperature=temperature, epsilon=epsilon, reward_scale_s=reward_scale_s, seed=seed)
         if not 0.0 < learning_rate <= 1.5:
@@ -116,6 +117,9 @@ class ContextualPolicy(SoftmaxPolicy):
         if not settle_updates > 0:
             raise ValueError(f"settle_updates must be > 0, got {settle_updates}")
         self.settle_updates = settle_updates
+        if not 0.0 <= settle_epsilon_to <= 1.0:
+            raise ValueError(f"settle_epsilon_to must be in [0, 1], got {settle_epsilon_to}")
+        self.settle_epsilon_to = settle_epsilon_to
         if empty_temperature is not None and not empty_temperature > 0:
             raise ValueError(f"empty_temperature must be > 0, got {empty_temperature}")
         self.empty_temperature = temperature if empty_temperature is None else empty_temperature
@@ -253,6 +257,14 @@ class ContextualPolicy(SoftmaxPolicy):
         """An empty aisle gets its own temperature (`empty_temperature`): near-greedy keeps to the item that draws
         arrivals best, higher rotates the pool while nobody is there (see the module docstring for the price)."""
         return self.empty_temperature if self.empty_apart and not context.n_present else self.temperature
+
+    def _epsilon(self, context: Context) -> float:
+        """epsilon at first, settling like the step (epsilon · k / (k + n)) to `settle_epsilon_to` · epsilon once
+        the model has learned from people; an empty aisle keeps the full epsilon."""
+        if self.settle_epsilon_to >= 1.0 or (self.empty_apart and not context.n_present):
+            return self.epsilon
+        k = self.settle_updates
+        return self.epsilon * max(self.settle_epsilon_to, k / (k + self.busy_updates))
 
     def step_size(self, context: Context) -> float:
         """The step of the next update: `learning_rate` at first, falling as lr · k / (k + n) with n updates learned
