@@ -113,40 +113,6 @@ def test_the_step_settles_with_experience_but_never_stops() -> None:
         ContextualPolicy(seed=1, settle_to=0.0)
 
 
-def test_epsilon_settles_with_experience_and_propensities_stay_exact() -> None:
-    """The uniform share falls like the step once the model has learned from people (down to its floor); an empty
-    aisle keeps the full epsilon; the logged propensity is the probability the draw used."""
-    learner = ContextualPolicy(seed=1, epsilon=0.05, settle_epsilon_to=0.2, settle_updates=100)
-    people, empty = context(0.5), Context(NOW, 12, 1, 0, 0, False, False, True, {})
-    k = len(POOL)
-
-    def least(ctx: Context) -> float:
-        return min(learner.probabilities(ctx, POOL))
-
-    for _ in range(10):  # a clear favourite, so the softmax part is all on it
-        learner.learn(people, "coffee", 5.0)
-    assert least(people) == pytest.approx(0.05 * 100 / 110 / k, rel=1e-3)
-    for _ in range(90):
-        learner.learn(people, "coffee", 5.0)
-    assert least(people) == pytest.approx(0.025 / k, rel=1e-3)  # epsilon · k / (k + n) at n = k
-    for _ in range(1000):
-        learner.learn(people, "coffee", 5.0)
-    assert least(people) == pytest.approx(0.01 / k, rel=1e-3)  # the floor: exploration never stops
-    for _ in range(10):
-        learner.learn(empty, "coffee", 5.0)  # the empty aisle's own row learns a favourite too
-    assert least(empty) == pytest.approx(0.05 / k, rel=1e-3)
-    decision = learner.select(people, POOL)
-    assert decision.propensity == pytest.approx(
-        learner.probabilities(people, POOL)[[item.item_id for item in POOL].index(decision.item_id)]
-    )
-    constant = ContextualPolicy(seed=1, epsilon=0.05, settle_epsilon_to=1.0, settle_updates=100)
-    for _ in range(1000):
-        constant.learn(people, "coffee", 5.0)
-    assert min(constant.probabilities(people, POOL)) == pytest.approx(0.05 / k, rel=1e-3)
-    with pytest.raises(ValueError, match="settle_epsilon_to"):
-        ContextualPolicy(seed=1, settle_epsilon_to=1.5)
-
-
 def test_softmax_mixture_is_a_distribution_with_a_floor() -> None:
     p = softmax_mixture([0.0, 1.0, 500.0], temperature=0.1, epsilon=0.3)
     assert sum(p) == pytest.approx(1.0)

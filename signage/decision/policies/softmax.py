@@ -65,22 +65,18 @@ class SoftmaxPolicy(ABC):
         if not eligible:
             raise ValueError("probabilities() needs at least one eligible item")
         return softmax_mixture(
-            self._scores(context, eligible), temperature=self._temperature(context), epsilon=self._epsilon(context)
+            self._scores(context, eligible), temperature=self._temperature(context), epsilon=self.epsilon
         )
 
     def _temperature(self, context: Context) -> float:
         """The softmax temperature for this context (one for all, unless a subclass says otherwise)."""
         return self.temperature
 
-    def _epsilon(self, context: Context) -> float:
-        """The uniform share for this context (one for all, unless a subclass says otherwise)."""
-        return self.epsilon
-
     def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
         if not eligible:
             raise ValueError("select() needs at least one eligible item")
         scores = self._scores(context, eligible)
-        probabilities = softmax_mixture(scores, temperature=self._temperature(context), epsilon=self._epsilon(context))
+        probabilities = softmax_mixture(scores, temperature=self._temperature(context), epsilon=self.epsilon)
         u = self._rng.random()
         chosen = len(probabilities) - 1
         cumulative = 0.0
