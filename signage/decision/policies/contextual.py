@@ -63,7 +63,9 @@ The learner learns from every exposure, whichever arm chose it, so the decider's
 explore for it; an epsilon that settles like the step (0.05 → 0.01) and, with it, a lower step floor (0.01) were
 tried on 5 simulated days from opening, seeds 11 and 12, 12 items (old virtual store, before re-identification
 forgot faces): days 2-5 as % of the oracle 92.5 / 93.4 as set, 90.8 / 93.7 with the settling epsilon, 94.8 / 91.7
-with both (LinUCB 93.9 / 91.4). Within a day's noise (±3 points): not taken.
+with both (LinUCB 93.9 / 91.4). Within a day's noise (±3 points): not taken. Experience replay (two extra steps
+on exposures drawn from the last 5,000 with people present, per update) did worse on the current store, 3 days,
+12 items: 91.0 / 84.3% of the oracle against 93.1 / 86.0% as set (seeds 11 / 12): not taken.
 
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is one outer product of two
 short vectors. Measured in `benchmarks/policy.py`.
