@@ -37,7 +37,7 @@ from signage.clock import SimClock
 from signage.config import Config
 from signage.content import ContentPool
 from signage.decision import Decider
-from signage.decision.decider import HasProbabilities, probability_of
+from signage.decision.decider import probabilities_by_id, probability_of
 from signage.decision.policies import POLICY_NAMES, build_policy
 from signage.decision.policy import Policy
 from signage.engine import Engine
@@ -111,11 +111,9 @@ class _Timed:
     def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> Mapping[str, float]:
         """The wrapped policy's choice probabilities, so the decider can log true propensities when it mixes in
         the control arm or the exploration floor."""
-        if isinstance(self.policy, HasProbabilities):  # one call for all items, not one per item
-            probabilities = self.policy.probabilities(context, eligible)
-            if isinstance(probabilities, Mapping):
-                return {item.item_id: float(probabilities.get(item.item_id, 0.0)) for item in eligible}
-            return {item.item_id: float(p) for item, p in zip(eligible, probabilities, strict=True)}
+        by_id = probabilities_by_id(self.policy, context, eligible)  # one call for all items, not one per item
+        if by_id is not None:
+            return by_id
         return {item.item_id: probability_of(self.policy, context, eligible, item.item_id) or 0.0 for item in eligible}
 
     def learn(self, context: Context, item_id: str, reward: float) -> None:

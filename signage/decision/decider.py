@@ -45,7 +45,7 @@ from signage.decision.policy import Policy
 from signage.decision.rules import Eligibility, RuleSet, apply_rules
 from signage.types import AudienceSnapshot, ContentItem, Context, Decision
 
-__all__ = ["CONTROL", "LEARNER", "Choice", "Decider", "Playlist", "probability_of"]
+__all__ = ["CONTROL", "LEARNER", "Choice", "Decider", "Playlist", "probabilities_by_id", "probability_of"]
 
 _PENDING_KEEP = timedelta(hours=1)  # a decision whose play has not ended within this long was skipped
 
@@ -59,16 +59,24 @@ class HasProbabilities(Protocol):
     ) -> Mapping[str, float] | Sequence[float]: ...
 
 
+def probabilities_by_id(policy: Policy, context: Context, eligible: Sequence[ContentItem]) -> dict[str, float] | None:
+    """Every eligible item's probability from the policy's `probabilities` (a mapping by id, or a list in `eligible`
+    order), by id; None when the policy has no `probabilities`."""
+    if not isinstance(policy, HasProbabilities):
+        return None
+    probabilities = policy.probabilities(context, eligible)
+    if isinstance(probabilities, Mapping):
+        return {item.item_id: float(probabilities.get(item.item_id, 0.0)) for item in eligible}
+    return {item.item_id: float(p) for item, p in zip(eligible, probabilities, strict=True)}
+
+
 def probability_of(policy: Policy, context: Context, eligible: Sequence[ContentItem], item_id: str) -> float | None:
     """The policy's probability of picking `item_id` among `eligible`, asked without disturbing the policy: from
-    its `probabilities` (a mapping by id, or a list in `eligible` order) or, for a deterministic policy (one that
-    picks with propensity 1), from a pick made by a copy. None when the policy cannot say."""
-    if isinstance(policy, HasProbabilities):
-        probabilities = policy.probabilities(context, eligible)
-        if isinstance(probabilities, Mapping):
-            return float(probabilities.get(item_id, 0.0))
-        ids = [item.item_id for item in eligible]
-        return float(probabilities[ids.index(item_id)]) if item_id in ids else 0.0
+    its `probabilities` or, for a deterministic policy (one that picks with propensity 1), from a pick made by a
+    copy. None when the policy cannot say."""
+    by_id = probabilities_by_id(policy, context, eligible)
+    if by_id is not None:
+        return by_id.get(item_id, 0.0)
     probe = copy.deepcopy(policy).select(context, eligible)
     if probe.propensity >= 1.0:
         return 1.0 if probe.item_id == item_id else 0.0
