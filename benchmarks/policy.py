@@ -193,7 +193,7 @@ def fit_ceiling(
 ) -> FrozenContextual:
     """Ridge regression of the learner's target on the crossed features x(context) ⊗ z(item) (exactly the
     learner's bilinear model: score = xᵀ W z), solved in closed form, frozen into a near-greedy policy."""
-    frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0)
+    frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0, average_rate=0.0)
     fixed = {item.item_id: item_features(item) for item in items}
     frozen._items.update(fixed)  # the item catalogue, so memory features (category / tag seen) are the learner's
     rows_x, rows_z, targets = [], [], []
