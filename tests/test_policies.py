@@ -92,23 +92,28 @@ def test_an_empty_aisle_does_not_unlearn_what_people_watch(apart: bool) -> None:
         assert after[best] < before[best] - 0.2  # what version 3 did
 
 
-def test_the_step_settles_with_experience_but_never_stops() -> None:
-    """Large steps while the model knows little, then a smaller one that still forgets (it never reaches zero); the
-    empty aisle's own row keeps the full step."""
-    learner = ContextualPolicy(seed=1, learning_rate=0.1, settle_to=0.3, settle_updates=100)
+def test_the_step_settles_with_each_items_experience_but_never_stops() -> None:
+    """Large steps while the model knows little of an item, then a smaller one that still forgets (it never reaches
+    zero); a rarely shown item keeps a large step, so its few exposures count; the empty aisle's row keeps the full
+    step."""
+    learner = ContextualPolicy(seed=1, learning_rate=0.1, settle_to=0.3, settle_updates=200)
+    learner.probabilities(context(0.5), (COFFEE, BANK))  # the pool the learner knows: two items, k = 200 / 2
     people, empty = context(0.5), Context(NOW, 12, 1, 0, 0, False, False, True, {})
-    assert learner.step_size(people) == pytest.approx(0.1)
+    assert learner.step_size(people, "coffee") == pytest.approx(0.1)
     for _ in range(100):
         learner.learn(people, "coffee", 5.0)
-    assert learner.step_size(people) == pytest.approx(0.05)  # lr · k / (k + n) at n = k
+    assert learner.step_size(people, "coffee") == pytest.approx(0.05)  # lr · k / (k + n) at n = k
+    assert learner.step_size(people, "bank") == pytest.approx(0.1)  # never learned: the full step
     for _ in range(1000):
         learner.learn(empty, "coffee", 0.0)  # does not count as experience with people
-    assert learner.step_size(people) == pytest.approx(0.05)
-    assert learner.step_size(empty) == pytest.approx(0.1)
+    assert learner.step_size(people, "coffee") == pytest.approx(0.05)
+    assert learner.step_size(empty, "coffee") == pytest.approx(0.1)
     for _ in range(1000):
         learner.learn(people, "coffee", 5.0)
-    assert learner.step_size(people) == pytest.approx(0.03)  # the floor: forgetting goes on
-    assert ContextualPolicy(seed=1, settle_to=1.0).step_size(people) == pytest.approx(0.1)  # a constant step
+    assert learner.step_size(people, "coffee") == pytest.approx(0.03)  # the floor: forgetting goes on
+    assert learner.item_updates == {"coffee": 1100} and learner.busy_updates == 1100
+    constant = ContextualPolicy(seed=1, settle_to=1.0)
+    assert constant.step_size(people, "coffee") == pytest.approx(0.1)  # a constant step
     with pytest.raises(ValueError, match="settle_to"):
         ContextualPolicy(seed=1, settle_to=0.0)
 
@@ -116,10 +121,10 @@ def test_the_step_settles_with_experience_but_never_stops() -> None:
 CLOSE_CALL = (item("a", "food", "x"), item("b", "toys", "y"), item("c", "home", "z"))
 
 
-def share_of_best(average_rate: float, seed: int) -> float:
+def share_of_best(average_rate: float, seed: int, *, epsilon: float = 0.15) -> float:
     """Share of the second 3,000 of 6,000 decisions that chose the best of three close items (mean 10 / 8.5 / 7 s,
-    sd 8 s), with epsilon 0.15: about the exploration the decider's control arm and floor add in the engine."""
-    learner = ContextualPolicy(seed=seed, average_rate=average_rate, settle_updates=300, epsilon=0.15)
+    sd 8 s); epsilon 0.15 is about the exploration the decider's control arm and floor add in the engine."""
+    learner = ContextualPolicy(seed=seed, average_rate=average_rate, settle_updates=300, epsilon=epsilon)
     rng = random.Random(seed)
     means = {"a": 10.0, "b": 8.5, "c": 7.0}
     best = 0
@@ -137,10 +142,20 @@ def test_choosing_with_the_averaged_weights_picks_the_best_of_close_items_more_o
     seeds = (6, 7, 8, 9)
     averaged = [share_of_best(0.002, seed) for seed in seeds]
     live = [share_of_best(0.0, seed) for seed in seeds]
-    assert min(averaged) > 0.87
+    assert min(averaged) > 0.86
     assert np.mean(averaged) > np.mean(live) + 0.02
     with pytest.raises(ValueError, match="average_rate"):
         ContextualPolicy(average_rate=1.5)
+
+
+def test_a_learner_alone_mostly_explores_its_way_out_of_a_close_second() -> None:
+    """With only its own epsilon (0.05, no decider) the smooth average can lock onto a close second; each item's
+    step settling with its own experience lets the few exploring exposures of the best item count. Measured over
+    these 8 runs: 0.905 (one run stuck at 0.48) where a step settling with all updates got 0.785 (two stuck, 0.02
+    and 0.64); choosing with the live weights 0.902. 0.967 is the most epsilon 0.05 allows."""
+    shares = [share_of_best(0.002, seed, epsilon=0.05) for seed in range(6, 14)]
+    assert np.mean(shares) > 0.88
+    assert sorted(shares)[1] > 0.9  # at most one run stuck
 
 
 def test_the_average_chooses_only_after_the_step_has_settled() -> None:

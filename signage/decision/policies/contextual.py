@@ -81,6 +81,14 @@ so exploration matters more. A learner alone with epsilon 0.05 (no decider) lock
 runs where the live weights' jitter had explored its way out; with the exploration the engine's control arm and
 floor add (about 0.15), the average chose the best item more often on every run (`tests/test_policies.py`).
 
+Each item's step settles with its own experience (version 7): n above counts the updates on that item, and k is
+`settle_updates` shared out over the pool (250 per item with 12 items). A rarely shown item keeps a large step, so
+the few exposures that exploration gives it move its estimate enough for the average to notice a close second that
+is really first. Toy runs of a learner alone (epsilon 0.05, 8 runs): best-item share 0.904 with one run stuck,
+against 0.785 with two stuck when all items settled together. On the virtual store (3 days, days 2-3, seeds 11-14)
+it measured 12 items 89.0 / 94.0 / 92.5 / 92.7 (mean 92.1, against 92.6 for version 6: noise) and 30 items with
+wear-off (seeds 11 / 12) 86.6 / 82.5 (mean 84.6, version 6 84.4).
+
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is one outer product of two
 short vectors and one pass over W for the average. Measured in `benchmarks/policy.py`.
 """
@@ -110,7 +118,7 @@ class ContextualPolicy(SoftmaxPolicy):
     """Online bilinear regression of attention on context × item features, with a softmax choice."""
 
     name = "contextual"
-    version = "6"
+    version = "7"
     SETTINGS = (*SoftmaxPolicy.SETTINGS, "empty_temperature", "learning_rate")
 
     def __init__(
@@ -145,6 +153,7 @@ class ContextualPolicy(SoftmaxPolicy):
             raise ValueError(f"average_rate must be in [0, 1], got {average_rate}")
         self.average_rate = average_rate
         self.busy_updates = 0  # updates learned with somebody in front of the screen
+        self.item_updates: dict[str, int] = {}  # the same, per item: each item's step settles with its own
         self._context_vocabulary = Vocabulary()
         self._item_vocabulary = Vocabulary()
         self._weights: Matrix = np.zeros((0, 0))  # what each update moves (the live estimate)
@@ -278,10 +287,12 @@ class ContextualPolicy(SoftmaxPolicy):
         predicted = float(x @ block @ values)
         error = self._target(reward) - predicted
         norm = float(x @ x) * float(values @ values)
-        self._weights[:, columns] = block + (self.step_size(context) * error / norm) * np.outer(x, values)
+        step = self.step_size(context, item_id)
+        self._weights[:, columns] = block + (step * error / norm) * np.outer(x, values)
         self.updates += 1
         if context.n_present:
             self.busy_updates += 1
+            self.item_updates[item_id] = self.item_updates.get(item_id, 0) + 1
             if self.average_rate:
                 # About the last quarter of the updates at first, then a fixed window of ~1 / average_rate.
                 rate = max(self.average_rate, 4.0 / (self.busy_updates + 4))
@@ -292,14 +303,14 @@ class ContextualPolicy(SoftmaxPolicy):
         arrivals best, higher rotates the pool while nobody is there (see the module docstring for the price)."""
         return self.empty_temperature if self.empty_apart and not context.n_present else self.temperature
 
-    def step_size(self, context: Context) -> float:
-        """The step of the next update: `learning_rate` at first, falling as lr · k / (k + n) with n updates learned
-        with people present (k = `settle_updates`) to `settle_to` · lr, where it stays (forgetting). An empty aisle's
-        row keeps the full step."""
+    def step_size(self, context: Context, item_id: str) -> float:
+        """The step of the next update on `item_id`: `learning_rate` at first, falling as lr · k / (k + n) with n
+        updates learned on that item with people present (k: `settle_updates` shared out over the items of the pool)
+        to `settle_to` · lr, where it stays (forgetting). An empty aisle's row keeps the full step."""
         if self.settle_to >= 1.0 or (self.empty_apart and not context.n_present):
             return self.learning_rate
-        k = self.settle_updates
-        return self.learning_rate * max(self.settle_to, k / (k + self.busy_updates))
+        k = self.settle_updates / max(1, len(self._items))
+        return self.learning_rate * max(self.settle_to, k / (k + self.item_updates.get(item_id, 0)))
 
 
 def _grown(matrix: Matrix, shape: tuple[int, int]) -> Matrix:
