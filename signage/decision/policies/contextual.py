@@ -112,6 +112,7 @@ from signage.types import ContentItem, Context
 Matrix = npt.NDArray[np.float64]
 _MEMORY_KINDS = ("seen", "held")  # what the people present watched / were held by, from `WearMemory`
 _MEMORY_PREFIXES = ("category:", "tag:")
+_NO_NAMES: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 class ContextualPolicy(SoftmaxPolicy):
@@ -159,6 +160,7 @@ class ContextualPolicy(SoftmaxPolicy):
         self._weights: Matrix = np.zeros((0, 0))  # what each update moves (the live estimate)
         self._average: Matrix = np.zeros((0, 0))  # its running average, which chooses for people present
         self._items: dict[str, dict[str, float]] = {}  # item id → its fixed features, for learn()
+        self._memory: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # item id → (categories, tags)
         self.updates = 0
 
     # -- vectors -------------------------------------------------------------------------------------------------
@@ -193,31 +195,24 @@ class ContextualPolicy(SoftmaxPolicy):
             shares = {item_id: named[key] for item_id, named in extras.items() if named.get(key)}
             if not shares:
                 continue
-            by_feature: dict[str, float] = {}
+            by_category: dict[str, float] = {}  # category name → summed shares of those present who met it
+            by_tag: dict[str, float] = {}
             for item_id, share in shares.items():
-                for name in self._items.get(item_id, ()):
-                    if name.startswith(_MEMORY_PREFIXES):
-                        by_feature[name] = by_feature.get(name, 0.0) + share
-            if not by_feature:
+                categories, tags = self._memory_names(item_id)
+                for name in categories:
+                    by_category[name] = by_category.get(name, 0.0) + share
+                for name in tags:
+                    by_tag[name] = by_tag.get(name, 0.0) + share
+            if not by_category and not by_tag:
                 continue
             if table is extras:
                 table = dict(extras)
-            targets = self._items.items() if only is None else [(only, self._items.get(only, {}))]
-            for item_id, fixed in targets:
-                # Only names the people present met can count (any other gives 0 - own <= 0): the set
-                # intersection skips the rest of the pool's features in C.
-                common = by_feature.keys() & fixed.keys()
-                if not common:
-                    continue
-                own = shares.get(item_id, 0.0)
-                category = tag = 0.0
-                for name in common:
-                    total = by_feature[name] - own
-                    if total > 1e-9:
-                        if name.startswith("category:"):
-                            category = max(category, total)
-                        elif name.startswith("tag:"):
-                            tag = max(tag, total)
+            for item_id in self._items if only is None else (only,):
+                categories, tags = self._memory_names(item_id)
+                if by_category.keys().isdisjoint(categories) and by_tag.keys().isdisjoint(tags):
+                    continue  # most of the pool: nothing the people present met
+                own = shares.get(item_id, 0.0)  # met on this very item: wear, not memory of another
+                category, tag = _met_elsewhere(by_category, categories, own), _met_elsewhere(by_tag, tags, own)
                 if category or tag:
                     named = dict(table.get(item_id, {}))
                     if category:
@@ -226,6 +221,17 @@ class ContextualPolicy(SoftmaxPolicy):
                         named[f"mem:tag_{kind}"] = min(tag, 1.0)
                     table[item_id] = named
         return table
+
+    def _memory_names(self, item_id: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The category and tag feature names of a known item (none for an unknown one), worked out once."""
+        names = self._memory.get(item_id)
+        if names is None:
+            fixed = self._items.get(item_id)
+            if fixed is None:
+                return _NO_NAMES
+            categories, tags = (frozenset(name for name in fixed if name.startswith(p)) for p in _MEMORY_PREFIXES)
+            names = self._memory[item_id] = (categories, tags)
+        return names
 
     def item_named(self, context: Context, item_id: str) -> dict[str, float]:
         """The item-side features of `item_id` in this context, as `learn` uses them (fixed + per-item context)."""
@@ -321,3 +327,14 @@ def _grown(matrix: Matrix, shape: tuple[int, int]) -> Matrix:
     rows, columns = matrix.shape
     grown[:rows, :columns] = matrix
     return grown
+
+
+def _met_elsewhere(totals: dict[str, float], names: frozenset[str], own: float) -> float:
+    """The largest share of the people present who met one of `names` on another item than this one (`own`: their
+    share on this one, counted in `totals` too); 0 when none did. Plain loops: called for every item per decision."""
+    most = 0.0
+    for name in names:
+        total = totals.get(name)
+        if total is not None and total - own > most:
+            most = total - own
+    return most if most > 1e-9 else 0.0
