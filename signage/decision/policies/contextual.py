@@ -70,16 +70,17 @@ regression on LinUCB's plain context added to these scores and fitted to their r
 per-item solution on top of the shared model): seed 11, 3 days, 89.2% (89.0% with forgetting 0.999) against 93.1%:
 the residual target goes stale while the shared model keeps learning the same signal, so the two overshoot.
 
-Choosing uses a running average of the weights once the step has settled (version 6, `average_rate` 0.002, about
-the last 500 updates with people present; Polyak-Ruppert averaging): each single exposure's noise jitters the live
-weights, so a close second item keeps winning now and then; the average does not. Learning still moves the live
-weights, and the empty aisle's row chooses with them. Measured (3 simulated days from opening, days 2-3 as % of the
-oracle, seeds 11-14, 12 items): 91.9 / 93.6 / 90.4 / 94.3 (mean 92.6) against 93.9 / 89.2 / 88.1 / 90.2 (mean 90.4)
-without; 30 items with wear-off, seeds 11 / 12: 87.4 / 81.4 against 83.9 / 84.8 (noise). Averaging from the first
-update (rather than after settling) measured 93.5 on 12 items. The price: the average follows the data more slowly,
-so exploration matters more. A learner alone with epsilon 0.05 (no decider) locked onto a close second on 2 of 8 toy
-runs where the live weights' jitter had explored its way out; with the exploration the engine's control arm and
-floor add (about 0.15), the average chose the best item more often on every run (`tests/test_policies.py`).
+Choosing uses a running average of the weights after `settle_updates` updates with people present (version 6,
+`average_rate` 0.002, about the last 500 such updates; Polyak-Ruppert averaging): each single exposure's noise
+jitters the live weights, so a close second item keeps winning now and then; the average does not. Learning still
+moves the live weights, and the empty aisle's row chooses with them. Measured (3 simulated days from opening, days
+2-3 as % of the oracle, seeds 11-14, 12 items): 91.9 / 93.6 / 90.4 / 94.3 (mean 92.6) against 93.9 / 89.2 / 88.1 /
+90.2 (mean 90.4) without; 30 items with wear-off, seeds 11 / 12: 87.4 / 81.4 against 83.9 / 84.8 (noise). Averaging
+from the first update (rather than after settling) measured 93.5 on 12 items. The price: the average follows the
+data more slowly, so exploration matters more. A learner alone with epsilon 0.05 (no decider) locked onto a close
+second on 2 of 8 toy runs where the live weights' jitter had explored its way out; with the exploration the engine's
+control arm and floor add (about 0.15), the average chose the best item more often on every run
+(`tests/test_policies.py`).
 
 Each item's step settles with its own experience (version 7): n above counts the updates on that item, and k is
 `settle_updates` shared out over the pool (250 per item with 12 items). A rarely shown item keeps a large step, so
@@ -268,8 +269,8 @@ class ContextualPolicy(SoftmaxPolicy):
         return [float(s) for s in scores]
 
     def _choosing_weights(self, context: Context) -> Matrix:
-        """The running average for people present; the live weights for an empty aisle (its own row, learned with
-        the full step) or when averaging is off."""
+        """The running average for people present once `settle_updates` updates with people were learned; the live
+        weights before that, for an empty aisle (its own row, learned with the full step) or when averaging is off."""
         if (
             not self.average_rate
             or self.busy_updates < self.settle_updates
