@@ -8,7 +8,10 @@ the fallback decide without the policy's select, so its calls would undercount e
 
 `oracle` is an extra policy here only: it sees the shoppers in view and their hidden appeal for each item (tastes,
 drift and worn-off novelty) and picks the item with the most expected attention. It is the ceiling the benchmark
-measures the others against; no real screen can run it.
+measures the others against; no real screen can run it. `typical_oracle` knows the same except each shopper's own
+taste: it weighs the mean taste of their true age band and gender (with the drift, and what they already watched).
+What it misses of the oracle is what no feature of the people in view can say (individual taste, personal likes);
+what a policy misses of it is what it has not learned, or cannot see, of demographics, groups and wear.
 
 Start: each run starts at the store's opening, `OPENING_LOCAL_TIME` (08:00 local, where the arrival profile of
 `signage.sim.arrivals` rises from its night level), on a Monday, and runs `days` × 24 h from there: every simulated
@@ -48,7 +51,7 @@ from signage.sim.arrivals import OPENING_HOUR
 from signage.store import StoreWriter
 from signage.types import ContentItem, Context, Decision
 
-SIMULATION_POLICIES: tuple[str, ...] = (*POLICY_NAMES, "oracle")
+SIMULATION_POLICIES: tuple[str, ...] = (*POLICY_NAMES, "oracle", "typical_oracle")
 START_DATE = date(2026, 3, 2)  # a Monday, so a week of simulated days covers every weekday
 OPENING_LOCAL_TIME = f"{OPENING_HOUR:02d}:00"  # when a simulated run starts, store-local time
 
@@ -59,12 +62,14 @@ class OraclePolicy:
     name = "oracle"
     version = "1"
 
-    def __init__(self, *, store: VirtualStore) -> None:
+    def __init__(self, *, store: VirtualStore, typical: bool = False) -> None:
         self._store = store
+        self._watch_s = store.typical_expected_watch_s if typical else store.expected_watch_s
+        if typical:
+            self.name = "typical_oracle"
 
     def _expected(self, shoppers: Sequence[int], item: ContentItem) -> float:
-        store = self._store
-        return store.notice_effect(item) * sum(store.expected_watch_s(s, item) for s in shoppers)
+        return self._store.notice_effect(item) * sum(self._watch_s(s, item) for s in shoppers)
 
     def _best(self, eligible: Sequence[ContentItem]) -> tuple[int, int]:
         shoppers = self._store.present_shopper_ids()
@@ -235,8 +240,8 @@ def simulate(
     chosen: Policy
     if make_policy is not None:
         chosen = make_policy(store_sim)
-    elif policy == "oracle":
-        chosen = OraclePolicy(store=store_sim)
+    elif policy in ("oracle", "typical_oracle"):
+        chosen = OraclePolicy(store=store_sim, typical=policy == "typical_oracle")
     else:
         chosen = build_policy(policy, items=pool.rotation, config=config.decision, seed=sim_config.seed)
     timed = _Timed(chosen, clock)

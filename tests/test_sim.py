@@ -465,6 +465,47 @@ def test_tastes_depend_on_demographics() -> None:
     assert value == model.relevance(tastes, AgeBand.ADULT, Gender.MALE, unseen)
 
 
+def test_typical_relevance_is_the_mean_over_drawn_shoppers_of_a_demographic() -> None:
+    """What the typical-taste oracle weighs: the mean of each drawn shopper's own relevance, drift included; items
+    unknown to the pool use the demographic mean."""
+    model = TasteModel(POOL)
+    rng = np.random.default_rng(1)
+    draws = np.stack([model.draw(rng, AgeBand.CHILD, Gender.MALE) for _ in range(50)])
+    drift = np.full(len(model.features), 0.3)
+    unseen = ContentItem("tea", "tea.png", ContentKind.IMAGE, 5.0, "leaf", "tea", ("organic",))
+    for item in (*POOL, unseen):
+        own = [model.relevance(row + drift, AgeBand.CHILD, Gender.MALE, item) for row in draws]
+        typical = model.typical_relevance(draws, drift, AgeBand.CHILD, Gender.MALE, item)
+        assert typical == pytest.approx(float(np.mean(own)))
+    child = model.typical_relevance(draws, drift * 0, AgeBand.CHILD, Gender.MALE, TOYS)
+    assert child > model.typical_relevance(draws, drift * 0, AgeBand.CHILD, Gender.MALE, FINANCE) + 0.2
+
+
+def test_typical_expectation_ignores_own_taste_but_not_demographics_or_wear() -> None:
+    """Two shoppers of the same age band and gender get the same typical expectation, whatever their own tastes;
+    an item they watched before is worth less to them (novelty wear), as for the full oracle."""
+    config = SimConfig(seed=4, arrivals_per_hour=1200.0, returning_share=0.5, novelty_wear=0.5, tick_s=0.2)
+    start = local_start(12)
+    store = VirtualStore(config, start_utc=start, timezone=ZONE, items=POOL, reid_ttl_s=1800.0)
+    for k in range(1, 3001):
+        store.step(0.2 * k, start + timedelta(seconds=0.2 * k), TOYS)
+    truth = store.truth()
+    watched = {v.shopper_id for v in truth.visits for w in truth.watches if w.track_id == v.track_id and w.noticed}
+    by_group: dict[tuple[AgeBand, Gender], list[int]] = defaultdict(list)
+    for visit in truth.visits:
+        ids = by_group[(visit.attributes.age_band, visit.attributes.gender)]
+        if visit.shopper_id not in watched and visit.shopper_id not in ids:
+            ids.append(visit.shopper_id)
+    a, b = next(ids for ids in by_group.values() if len(ids) >= 2)[:2]
+    assert store.expected_watch_s(a, COFFEE) != store.expected_watch_s(b, COFFEE)  # own tastes differ
+    assert store.typical_expected_watch_s(a, COFFEE) == store.typical_expected_watch_s(b, COFFEE)
+    demographic = {v.shopper_id: (v.attributes.age_band, v.attributes.gender) for v in truth.visits}
+    worn = next(i for i in sorted(watched) if by_group[demographic[i]])
+    fresh = by_group[demographic[worn]][0]
+    assert store.typical_expected_watch_s(worn, TOYS) < store.typical_expected_watch_s(fresh, TOYS)
+    assert store.typical_expected_watch_s(worn, COFFEE) == store.typical_expected_watch_s(fresh, COFFEE)
+
+
 def test_item_changes_make_viewers_decide_again(busy: Run) -> None:
     watches = busy.truth.watches
     changed = [w for w in watches if w.end is WatchEnd.ITEM_CHANGED]

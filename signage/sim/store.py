@@ -34,6 +34,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import numpy.typing as npt
 
 from signage.config.sim import SimConfig
 from signage.sim.arrivals import ArrivalProcess
@@ -52,11 +53,12 @@ from signage.sim.shoppers import (
 )
 from signage.sim.tastes import TasteModel
 from signage.sim.truth import FACING_MAX_DEG, SimTruth, VisitRecord, WatchEnd, WatchRecord
-from signage.types import Attributes, ContentItem, Direction, Observation, Tracks
+from signage.types import AgeBand, Attributes, ContentItem, Direction, Gender, Observation, Tracks
 
 MAX_STAY_S = 180.0  # this long after a group arrived, nobody in it notices anything new: every visit ends
 RETURN_AFTER_S = 600.0  # a returning group comes back at least this long after its first visit began
 SAME_TRIP_S = 1800.0  # a return on the same trip comes at most this long after the trip's first pass began
+TYPICAL_DRAWS = 400  # shoppers drawn per age band and gender for `typical_expected_watch_s`
 REFRACTORY_S = 3.0  # after watching, no new noticing for this long
 WATCH_SHAPE = 2.0  # gamma shape of watching times (exponential is 1)
 MAX_WATCH_FACTOR = 10.0  # a watching time is at most this many times its mean
@@ -107,6 +109,10 @@ class VirtualStore:
         self._tastes = TasteModel(self.items, likes=config.taste_likes, like_boost=config.taste_like_boost)
         self._drift = np.zeros(len(self._tastes.features))
         self._drift_epoch = 0
+        # For `typical_expected_watch_s` only: its own stream, so asking changes nothing else.
+        self._typical_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(4,)))
+        self._typical_draws: dict[tuple[AgeBand, Gender], npt.NDArray[np.float64]] = {}
+        self._typical: dict[tuple[AgeBand, Gender, str], tuple[int, float]] = {}  # → (drift epoch, relevance)
         self._next_drift_mono: float | None = None
         population_rng = np.random.default_rng(population_seed)
         self._behaviour_rng = np.random.default_rng(behaviour_seed)
@@ -262,7 +268,28 @@ class VirtualStore:
     def expected_watch_s(self, shopper_id: int, item: ContentItem) -> float:
         """Expected seconds of one watch of the item by this shopper once noticed, with their appeal now (tastes,
         drift, worn-off novelty): what an oracle weighs (the engine never sees it)."""
-        appeal = self._appeal(self._population.shoppers[shopper_id], item)
+        return self._expected_watch_s(self._appeal(self._population.shoppers[shopper_id], item))
+
+    def typical_expected_watch_s(self, shopper_id: int, item: ContentItem) -> float:
+        """As `expected_watch_s`, but with the mean relevance of the shopper's true age band and gender (over
+        `TYPICAL_DRAWS` drawn shoppers, drift included) instead of their own: everything an oracle knows except
+        the individual taste and personal likes, which no camera feature says."""
+        shopper = self._population.shoppers[shopper_id]
+        key = (shopper.age_band, shopper.gender, item.item_id)
+        cached = self._typical.get(key)
+        if cached is None or cached[0] != self._drift_epoch:
+            draws = self._typical_draws.get(key[:2])
+            if draws is None:
+                rows = [self._tastes.draw(self._typical_rng, *key[:2]) for _ in range(TYPICAL_DRAWS)]
+                draws = self._typical_draws[key[:2]] = np.stack(rows)
+            cached = self._typical[key] = (
+                self._drift_epoch,
+                self._tastes.typical_relevance(draws, self._drift, shopper.age_band, shopper.gender, item),
+            )
+        seen = shopper.watched.get(item.item_id, 0)
+        return self._expected_watch_s(cached[1] * (1.0 - self.config.novelty_wear) ** seen)
+
+    def _expected_watch_s(self, appeal: float) -> float:
         p_hold = self.hold_probability(appeal)
         return p_hold * self.held_mean_s(appeal) + (1.0 - p_hold) * 0.5 * (LOOK_S[0] + LOOK_S[1])
 

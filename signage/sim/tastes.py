@@ -25,6 +25,7 @@ import numpy.typing as npt
 from signage.types import AgeBand, ContentItem, Gender
 
 Vector = npt.NDArray[np.float64]
+Matrix = npt.NDArray[np.float64]
 
 BIAS_FEATURE = "bias"
 MOTION_FEATURE = "motion"
@@ -145,6 +146,15 @@ class TasteModel:
             tastes[liked] += self.like_boost
         tastes.setflags(write=False)
         return tastes
+
+    def typical_relevance(self, draws: Matrix, drift: Vector, age: AgeBand, gender: Gender, item: ContentItem) -> float:
+        """The mean relevance of an item over `draws` (one drawn shopper of this age band and gender per row) with
+        the population's `drift`: what a shopper's demographic says of their taste, without their own."""
+        total = np.zeros(len(draws))
+        for name, value in item_features(item).items():
+            i = self._index.get(name)
+            total += value * ((draws[:, i] + drift[i]) if i is not None else mean_taste(name, age, gender))
+        return float(np.mean(1.0 / (1.0 + np.exp(-total))))
 
     def relevance(self, tastes: Vector, age: AgeBand, gender: Gender, item: ContentItem) -> float:
         """sigmoid(taste · features); features unknown to the pool use the demographic mean."""
