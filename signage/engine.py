@@ -26,6 +26,7 @@ from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.content_watch import PoolUpdate, PoolWatcher
 from signage.decision import Decider, build_context
+from signage.decision.context import for_viewer
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
@@ -43,7 +44,7 @@ from signage.records import (
     ViewerRecord,
 )
 from signage.store import StoreHealth, StoreWriter
-from signage.types import AudienceSnapshot, ContentItem, Context, Observation
+from signage.types import Attributes, AudienceSnapshot, ContentItem, Context, Observation
 
 log = logging.getLogger("signage.engine")
 
@@ -171,6 +172,7 @@ class Engine:
         self._detail = DetailSession(lost_after_s=2.0)  # opens an item's detail page for a reader, and returns
         self._snapshot = AudienceSnapshot(t_mono=clock.monotonic(), t_utc=clock.utc(), viewers=())
         self._contexts: OrderedDict[str, Context] = OrderedDict()  # decision id → context, for learning
+        self._bands: dict[str, Attributes] = {}  # viewer id → their latest bands, to learn each reward per viewer
         self._plays = 0
         self._passers_by = 0
         self._watchers = 0
@@ -285,6 +287,10 @@ class Engine:
     def _absorb(self, update: AudienceUpdate) -> None:
         """Log the audience's records and hand each closed exposure's reward to the policy that caused it."""
         self._snapshot = update.snapshot
+        for viewer in update.snapshot.viewers:
+            self._bands[viewer.viewer_id] = viewer.attributes
+        while len(self._bands) > 10_000:  # viewers long gone: their exposures closed when they left
+            del self._bands[next(iter(self._bands))]
         for record in update.records:
             self._store.write(record)
             if isinstance(record, ViewerRecord) and record.status is Status.CLOSED:
@@ -299,7 +305,9 @@ class Engine:
             )
             context = self._contexts.get(exposure.decision_id)
             if context is not None and exposure.reward is not None:
-                self._decider.policy.learn(context, exposure.item_id, exposure.reward)
+                bands = self._bands.get(exposure.viewer_id)
+                learned = for_viewer(context, bands) if bands is not None else context
+                self._decider.policy.learn(learned, exposure.item_id, exposure.reward)
 
     def _decide(self, t: float, utc: datetime, *, trigger: str, urgency: Urgency, close_exposures: bool = True) -> None:
         """Decide the next item and queue it on the screen.

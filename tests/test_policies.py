@@ -283,6 +283,38 @@ class _Seen(RandomPolicy):
         return super().select(context, eligible)
 
 
+class _Taught(RandomPolicy):
+    """Random choice that keeps the context of every reward it is taught."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.taught: list[Context] = []
+
+    def learn(self, context: Context, item_id: str, reward: float) -> None:
+        self.taught.append(context)
+
+
+def test_the_engine_teaches_each_reward_with_its_own_viewers_bands() -> None:
+    """Rewards are per viewer: the engine adds that viewer's bands (`viewer:` features) to the decision's context,
+    which keeps the group's shares for policies that read those (the LinUCB anchor)."""
+    config = Config()
+    busy = config.model_copy(update={"sim": config.sim.model_copy(update={"arrivals_per_hour": 3000.0})})
+    pool = load_pool(Path(config.content.pool))
+    taught = _Taught()
+    simulate(busy, pool, policy="taught", days=0.01, seed=3, start_local_time="12:00", make_policy=lambda s: taught)
+    with_people = [c for c in taught.taught if c.n_present]
+    assert len(with_people) > 20
+    own = [c for c in with_people if any(name.startswith("viewer:age_") for name in c.features)]
+    assert len(own) >= 0.8 * len(with_people)
+    mixed = 0  # rewards of a viewer whose band is not the whole group's
+    for context in own:
+        bands = [name.removeprefix("viewer:") for name in context.features if name.startswith("viewer:age_")]
+        assert len(bands) == 1
+        assert sum(v for name, v in context.features.items() if name.startswith("age_")) == pytest.approx(1.0)
+        mixed += context.features.get(bands[0], 0.0) < 1.0
+    assert mixed > 0
+
+
 @pytest.mark.parametrize(("start", "hour"), [(None, 8), ("00:00", 0), ("12:30", 12)])
 def test_simulate_starts_at_the_stores_opening_and_counts_decisions_with_people(start: str | None, hour: int) -> None:
     config = Config()

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from signage.config.rules import RulesConfig
 from signage.decision import Decider
-from signage.decision.context import WearMemory, build_context, group_features
+from signage.decision.context import WearMemory, build_context, for_viewer, group_features
 from signage.decision.policies import ContextualPolicy
+from signage.decision.policies.features import context_features
 from signage.types import (
     AgeBand,
     Attributes,
@@ -80,6 +81,53 @@ def test_group_composition_features() -> None:
     alone = group_features([viewer("3")])
     assert alone == {"solo": 1.0, "agegender_adult_female": 1.0}
     assert group_features([]) == {}
+
+
+def test_a_reward_is_learned_with_its_own_viewers_bands_in_place_of_the_groups_shares() -> None:
+    family = (viewer("1", AgeBand.CHILD, Gender.MALE, group=2), viewer("2", AgeBand.ADULT, Gender.FEMALE, group=2))
+    context = build_context(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=family), "UTC")
+    shared = context_features(context)
+    assert shared["age_child"] == shared["age_adult"] == 0.5 and shared["family"] == 1.0
+    child = context_features(for_viewer(context, family[0].attributes))
+    assert child["age_child"] == child["gender_male"] == child["agegender_child_male"] == 1.0
+    assert "age_adult" not in child and "gender_female" not in child and "agegender_adult_female" not in child
+    assert child["family"] == shared["family"] and child["crowd"] == shared["crowd"]  # the group stays the group
+    assert not any(name.startswith("viewer:") for name in child)
+    assert for_viewer(context, family[0].attributes).features["age_adult"] == 0.5  # the decision's context is kept
+
+
+def test_rewards_learned_per_viewer_tell_apart_who_in_a_family_watched() -> None:
+    """Families of a child and a parent only: the child watches the toys, the parent the coffee. Learned against the
+    group's shares, both items look alike (each pleases half the family); learned per viewer, the learner knows a
+    child alone wants the toys and a parent alone the coffee."""
+    items = (
+        ContentItem("toys", "", ContentKind.TEXT, 8.0, "adv", "toys"),
+        ContentItem("coffee", "", ContentKind.TEXT, 8.0, "adv", "coffee"),
+    )
+    family = (viewer("1", AgeBand.CHILD, Gender.MALE, group=2), viewer("2", AgeBand.ADULT, Gender.FEMALE, group=2))
+    context = build_context(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=family), "UTC")
+    likes = {AgeBand.CHILD: "toys", AgeBand.ADULT: "coffee"}
+    genders = {member.attributes.age_band: member.attributes.gender for member in family}
+    rng = random.Random(2)
+    gaps = {}
+    for per_viewer in (False, True):
+        policy = ContextualPolicy(seed=4)
+        policy.select(context, items)
+        for _ in range(2000):
+            shown = rng.choice(items).item_id
+            for member in family:
+                reward = (8.0 if likes[member.attributes.age_band] == shown else 1.0) + rng.gauss(0.0, 1.0)
+                policy.learn(for_viewer(context, member.attributes) if per_viewer else context, shown, reward)
+        alone = {
+            band: build_context(AudienceSnapshot(0.0, NOW, (viewer("3", band, genders[band]),)), "UTC")
+            for band in likes
+        }
+        gaps[per_viewer] = {
+            band: dict(zip(("toys", "coffee"), policy.probabilities(ctx, items), strict=True))[likes[band]]
+            for band, ctx in alone.items()
+        }
+    assert all(p > 0.9 for p in gaps[True].values())  # each alone gets what they like
+    assert min(gaps[False].values()) < 0.6  # the group-level learner gets at least one of them wrong
 
 
 def test_the_decider_gives_the_learner_what_a_returning_viewer_watched_after_the_no_repeat_window() -> None:

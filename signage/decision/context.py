@@ -9,12 +9,16 @@ novelty keeps wearing after that, and the learner weighs these shares itself.
 
 from __future__ import annotations
 
+import dataclasses
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from signage.types import AgeBand, AudienceSnapshot, Context, Gender, Mood, Viewer
+from signage.types import AgeBand, Attributes, AudienceSnapshot, Context, Gender, Mood, Viewer
+
+VIEWER_PREFIX = "viewer:"  # the bands of the one viewer whose reward a learner is given (see `for_viewer`)
+DEMOGRAPHIC_PREFIXES = ("age_", "gender_", "mood_", "agegender_")  # the shares `for_viewer` has one-hot twins of
 
 _ADULT_BANDS = frozenset({AgeBand.YOUNG_ADULT, AgeBand.ADULT, AgeBand.SENIOR})
 _YOUNG_BANDS = frozenset({AgeBand.CHILD, AgeBand.TEEN})
@@ -131,6 +135,27 @@ def build_context(snapshot: AudienceSnapshot, timezone: str, *, per_item: Mappin
         camera_ok=snapshot.camera_ok,
         features=features,
     )
+
+
+def own_bands(attributes: Attributes) -> dict[str, float]:
+    """One viewer's bands under the names of the shares (`age_adult`, `gender_female`, `mood_happy`, the joint
+    `agegender_adult_female`), each 1."""
+    age, gender = attributes.age_band, attributes.gender
+    return {
+        f"age_{age}": 1.0,
+        f"gender_{gender}": 1.0,
+        f"mood_{attributes.mood}": 1.0,
+        f"agegender_{age}_{gender}": 1.0,
+    }
+
+
+def for_viewer(context: Context, attributes: Attributes) -> Context:
+    """The decision's context as given with one viewer's reward: their own bands beside the group's shares, as
+    `viewer:<share name>` features (`own_bands`). The reward is that viewer's alone, so a learner that credits it to
+    the group's mix cannot tell whether the child or the parent of a family watched; one that reads these learns
+    per band and, being linear in them, still scores a group by the mean over its members (the shares)."""
+    own = {f"{VIEWER_PREFIX}{name}": value for name, value in own_bands(attributes).items()}
+    return dataclasses.replace(context, features={**context.features, **own})
 
 
 def viewer_key(viewer: Viewer) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from signage.decision.context import DEMOGRAPHIC_PREFIXES, VIEWER_PREFIX
 from signage.types import ContentItem, Context
 
 ITEM_CONTEXT_PREFIX = "item:"
@@ -56,9 +57,13 @@ def context_features(context: Context) -> dict[str, float]:
         values["nobody"] = 1.0
     if context.returning_present:
         values["returning"] = 1.0
+    # A reward's own viewer (`for_viewer`): their bands replace the group's shares of the same names.
+    own = {name[len(VIEWER_PREFIX) :]: v for name, v in context.features.items() if name.startswith(VIEWER_PREFIX)}
+    skipped = (ITEM_CONTEXT_PREFIX, VIEWER_PREFIX, *DEMOGRAPHIC_PREFIXES) if own else (ITEM_CONTEXT_PREFIX,)
     for name, value in context.features.items():
-        if not name.startswith(ITEM_CONTEXT_PREFIX) and value:
+        if value and not name.startswith(skipped):
             values[name] = _scaled(name, float(value))
+    values.update(own)
     return values
 
 
