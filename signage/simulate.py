@@ -7,11 +7,17 @@ decider had made by then, whichever arm made them (for learning curves; the cont
 the fallback decide without the policy's select, so its calls would undercount every policy but round-robin).
 
 `oracle` is an extra policy here only: it sees the shoppers in view and their hidden appeal for each item (tastes,
-drift and worn-off novelty) and picks the item with the most expected attention. It is the ceiling the benchmark
-measures the others against; no real screen can run it. `typical_oracle` knows the same except each shopper's own
-taste: it weighs the mean taste of their true age band and gender (with the drift, and what they already watched).
-What it misses of the oracle is what no feature of the people in view can say (individual taste, personal likes);
-what a policy misses of it is what it has not learned, or cannot see, of demographics, groups and wear.
+drift and worn-off novelty) and picks the item with the most expected attention over its play: each shopper's chance
+to notice it while it shows (`VirtualStore.notice_within`) times their expected watch once noticed. It is the
+reference the benchmark measures the others against; no real screen can run it. It is greedy per decision, so a
+policy can still beat it now and then. (It used to weigh motion as three times the attention, as if noticing never
+saturated: over an 8 s item a moving one is noticed by 85% of the viewers free to notice, a still one by 47%. So it
+showed moving items where a still one was worth more; weighing the chance instead earned 5.2 / 2.2 / -1.5 / 3.7%
+more attention per passer-by, 3 simulated days, 12 items, seeds 11-14, and every figure "% of the oracle" fell.)
+`typical_oracle` knows the same except each shopper's own taste: it weighs the mean taste of their true age band and
+gender (with the drift, and what they already watched). What it misses of the oracle is what no feature of the
+people in view can say (individual taste, personal likes); what a policy misses of it is what it has not learned, or
+cannot see, of demographics, groups and wear.
 
 Start: each run starts at the store's opening, `OPENING_LOCAL_TIME` (08:00 local, where the arrival profile of
 `signage.sim.arrivals` rises from its night level), on a Monday, and runs `days` × 24 h from there: every simulated
@@ -69,7 +75,9 @@ class OraclePolicy:
             self.name = "typical_oracle"
 
     def _expected(self, shoppers: Sequence[int], item: ContentItem) -> float:
-        return self._store.notice_effect(item) * sum(self._watch_s(s, item) for s in shoppers)
+        """Expected attention over the item's play: the chance each shopper notices it while it shows (motion
+        raises the hazard; the chance saturates) times their expected watch once noticed."""
+        return self._store.notice_within(item, item.duration_s) * sum(self._watch_s(s, item) for s in shoppers)
 
     def _best(self, eligible: Sequence[ContentItem]) -> tuple[int, int]:
         shoppers = self._store.present_shopper_ids()

@@ -465,6 +465,17 @@ def test_tastes_depend_on_demographics() -> None:
     assert value == model.relevance(tastes, AgeBand.ADULT, Gender.MALE, unseen)
 
 
+def test_the_chance_to_notice_an_item_while_it_shows_saturates() -> None:
+    """What the oracle weighs: motion multiplies the hazard of noticing, not the chance over a whole item."""
+    config = SimConfig(seed=1, notice_rate_per_s=0.08, motion_notice_effect=3.0)
+    store = VirtualStore(config, start_utc=local_start(12), timezone=ZONE, items=POOL, reid_ttl_s=1800.0)
+    assert store.notice_within(COFFEE, 0.0) == 0.0
+    assert store.notice_within(COFFEE, 8.0) == pytest.approx(1.0 - math.exp(-0.64))
+    assert store.notice_within(COFFEE_MOVING, 8.0) == pytest.approx(1.0 - math.exp(-1.92))
+    assert store.notice_within(COFFEE_MOVING, 8.0) / store.notice_within(COFFEE, 8.0) < 2.0
+    assert store.notice_within(COFFEE_MOVING, 0.05) / store.notice_within(COFFEE, 0.05) == pytest.approx(3.0, abs=0.02)
+
+
 def test_typical_relevance_is_the_mean_over_drawn_shoppers_of_a_demographic() -> None:
     """What the typical-taste oracle weighs: the mean of each drawn shopper's own relevance, drift included; items
     unknown to the pool use the demographic mean."""

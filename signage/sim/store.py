@@ -22,7 +22,7 @@ toys, the parent looks too); once noticed, an item holds attention (a watch past
 times up to `relevance_duration_effect` for a fully appealing item) with probability
 `hold_share * (1 + (relevance_hold_effect - 1) * appeal)`, so a fully appealing item holds `relevance_hold_effect`
 times as often as an irrelevant one; otherwise it is a short look (LOOK_S). `expected_watch_s` is that expectation,
-for the oracle.
+for the oracle, with `notice_within` (the chance to notice an item while it shows).
 """
 
 from __future__ import annotations
@@ -255,6 +255,12 @@ class VirtualStore:
     def notice_effect(self, item: ContentItem) -> float:
         """How many times as often as a still item this item is noticed."""
         return self.config.motion_notice_effect if item.motion else 1.0
+
+    def notice_within(self, item: ContentItem, seconds: float) -> float:
+        """The chance that a shopper free to notice (in view, not watching) notices the item within `seconds` of it
+        showing. Motion multiplies the hazard, not this chance: over an 8 s item, a still item is noticed by 47%
+        of free viewers, a moving one by 85% (not three times as many)."""
+        return -math.expm1(-self.config.notice_rate_per_s * self.notice_effect(item) * max(seconds, 0.0))
 
     def hold_probability(self, appeal: float) -> float:
         """The chance that noticing an item of this appeal turns into a held watch (not a short look)."""
