@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -173,6 +173,7 @@ class Engine:
         self._snapshot = AudienceSnapshot(t_mono=clock.monotonic(), t_utc=clock.utc(), viewers=())
         self._contexts: OrderedDict[str, Context] = OrderedDict()  # decision id → context, for learning
         self._bands: dict[str, Attributes] = {}  # viewer id → their latest bands, to learn each reward per viewer
+        self._own_memory: dict[str, Mapping[str, Mapping[str, float]]] = {}  # decision id → Choice.own_memory
         self._plays = 0
         self._passers_by = 0
         self._watchers = 0
@@ -306,7 +307,8 @@ class Engine:
             context = self._contexts.get(exposure.decision_id)
             if context is not None and exposure.reward is not None:
                 bands = self._bands.get(exposure.viewer_id)
-                learned = for_viewer(context, bands) if bands is not None else context
+                memory = self._own_memory.get(exposure.decision_id, {}).get(exposure.viewer_id)
+                learned = for_viewer(context, bands, memory) if bands is not None else context
                 self._decider.policy.learn(learned, exposure.item_id, exposure.reward)
 
     def _decide(self, t: float, utc: datetime, *, trigger: str, urgency: Urgency, close_exposures: bool = True) -> None:
@@ -335,8 +337,10 @@ class Engine:
             trigger=trigger,
         )
         self._contexts[decision.decision_id] = choice.context
+        self._own_memory[decision.decision_id] = choice.own_memory
         while len(self._contexts) > 256:
-            self._contexts.popitem(last=False)
+            gone, _ = self._contexts.popitem(last=False)
+            self._own_memory.pop(gone, None)
         item = self._pool.item(decision.item_id)
         self._store.write(decision)
         self._queued[decision.decision_id] = _Queued(decision.decision_id, item, self._snapshot.camera_ok, urgency)

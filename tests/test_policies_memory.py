@@ -96,6 +96,38 @@ def test_a_reward_is_learned_with_its_own_viewers_bands_in_place_of_the_groups_s
     assert for_viewer(context, family[0].attributes).features["age_adult"] == 0.5  # the decision's context is kept
 
 
+def test_the_decider_keeps_what_each_viewer_alone_had_watched_for_their_reward() -> None:
+    """The group's context says half the people present watched item a; the reward of the one who did is learned
+    with `item:a:seen` 1, their companion's with nothing seen."""
+    items = (
+        ContentItem("a", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+        ContentItem("b", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+    )
+    decider = Decider(
+        ContextualPolicy(seed=1),
+        items,
+        timezone="UTC",
+        fallback_item=None,
+        rules=RulesConfig(control_share=0.0, exploration_floor=0.0, no_repeat_window_min=30.0),
+        wear_memory=timedelta(hours=12),
+    )
+    first = viewer("person-7")
+    decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=(first,)))
+    decider.watched(first.viewer_id, "a", attention_s=4.0, t_utc=NOW)
+    back = replace(viewer("person-7"), viewer_id="visit-again", returning=True)
+    friend = viewer("person-8", AgeBand.SENIOR, Gender.MALE)
+    choice = decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW + timedelta(hours=3), viewers=(back, friend)))
+    assert choice.context.features["item:a:seen"] == 0.5
+    assert dict(choice.own_memory[back.viewer_id]) == {"item:a:seen": 1.0, "item:a:held": 1.0}
+    assert dict(choice.own_memory[friend.viewer_id]) == {}
+    theirs = for_viewer(choice.context, back.attributes, choice.own_memory[back.viewer_id]).features
+    assert theirs["item:a:seen"] == 1.0 and theirs["viewer:age_adult"] == 1.0
+    companion = for_viewer(choice.context, friend.attributes, choice.own_memory[friend.viewer_id]).features
+    assert not any(name.startswith("item:") for name in companion) and companion["viewer:age_senior"] == 1.0
+    late = for_viewer(choice.context, friend.attributes).features  # not there at the decision: the group's shares
+    assert late["item:a:seen"] == 0.5
+
+
 def test_rewards_learned_per_viewer_tell_apart_who_in_a_family_watched() -> None:
     """Families of a child and a parent only: the child watches the toys, the parent the coffee. Learned against the
     group's shares, both items look alike (each pleases half the family); learned per viewer, the learner knows a

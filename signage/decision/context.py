@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from signage.types import AgeBand, Attributes, AudienceSnapshot, Context, Gender, Mood, Viewer
 
+ITEM_CONTEXT_PREFIX = "item:"  # item-specific context features: `item:<item id>:<name>`
 VIEWER_PREFIX = "viewer:"  # the bands of the one viewer whose reward a learner is given (see `for_viewer`)
 DEMOGRAPHIC_PREFIXES = ("age_", "gender_", "mood_", "agegender_")  # the shares `for_viewer` has one-hot twins of
 
@@ -149,13 +150,20 @@ def own_bands(attributes: Attributes) -> dict[str, float]:
     }
 
 
-def for_viewer(context: Context, attributes: Attributes) -> Context:
+def for_viewer(context: Context, attributes: Attributes, memory: Mapping[str, float] | None = None) -> Context:
     """The decision's context as given with one viewer's reward: their own bands beside the group's shares, as
     `viewer:<share name>` features (`own_bands`). The reward is that viewer's alone, so a learner that credits it to
     the group's mix cannot tell whether the child or the parent of a family watched; one that reads these learns
-    per band and, being linear in them, still scores a group by the mean over its members (the shares)."""
-    own = {f"{VIEWER_PREFIX}{name}": value for name, value in own_bands(attributes).items()}
-    return dataclasses.replace(context, features={**context.features, **own})
+    per band and, being linear in them, still scores a group by the mean over its members (the shares).
+
+    `memory`: what this viewer had watched when the decision was made (`WearMemory.features` of their key alone;
+    None when they were not there then): it replaces the group's `item:<id>:...` shares, so wear is learned on the
+    viewer it wore on, not on their companions."""
+    features = dict(context.features)
+    if memory is not None:
+        features = {name: v for name, v in features.items() if not name.startswith(ITEM_CONTEXT_PREFIX)} | dict(memory)
+    features.update({f"{VIEWER_PREFIX}{name}": value for name, value in own_bands(attributes).items()})
+    return dataclasses.replace(context, features=features)
 
 
 def viewer_key(viewer: Viewer) -> str:

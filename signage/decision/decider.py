@@ -32,7 +32,7 @@ import copy
 import random
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
@@ -93,6 +93,9 @@ class Choice:
     arm: str = LEARNER
     excluded: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     fallback: bool = False
+    # Viewer id → what that viewer alone had watched (`item:<id>:...`), for learning each reward per viewer
+    # (`signage.decision.context.for_viewer`); never logged: it is keyed by viewer, the context by group.
+    own_memory: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 class Playlist:
@@ -281,6 +284,11 @@ class Decider:
                 view = self._history.view(name, part)
                 by_arm[name] = apply_rules(self._items, self._rules, context, view, watched)
         choice = self._choose(context, by_arm, arm, control_share, is_playlist)
+        own = {
+            viewer.viewer_id: MappingProxyType(self._wear.features((key,), context.t_utc))
+            for viewer, key in zip(snapshot.viewers, keys, strict=True)
+        }
+        choice = replace(choice, own_memory=MappingProxyType(own))
         self._history.started(choice.decision.item_id, context.t_utc, arm=arm)
         self._pending.append((context.t_utc, choice.decision.item_id, arm))
         while len(self._pending) > 256:

@@ -92,12 +92,15 @@ wear-off (seeds 11 / 12) 86.6 / 82.5 (mean 84.6, version 6 84.4).
 
 Each reward is learned with its own viewer's bands (`signage.decision.context.for_viewer`, from the engine): the
 context of the decision, but with the viewer's age band, gender, mood and joint band as one-hot features in place of
-the group's shares. A family's child and parent give one reward each; credited to the family's mix, the learner could
-never tell which of them watched the toys. The model is linear in these features, so scoring a group with its shares
-is still the mean of its members' scores. Measured (3 simulated days from opening, days 2-3 as % of the oracle,
-seeds 11-14, 12 items): 96.9 / 92.1 / 94.9 / 88.3 (mean 93.0) against 89.0 / 94.0 / 92.5 / 92.7 (mean 92.1) with the
-group's shares: within the noise of single runs (±4 points) on this store; the toy family of
-`tests/test_policies_memory.py` shows what it fixes.
+the group's shares, and what that viewer alone had watched when the decision was made (`item:<id>:seen` / `held`
+0 or 1) in place of the shares of the group. A family's child and parent give one reward each; credited to the
+family's mix, the learner could never tell which of them watched the toys, nor that the one who had seen an item
+before is the one who looked away. The model is linear in these features, so scoring a group with its shares is
+still the mean of its members' scores. Measured against the oracle of the time (3 simulated days from opening, days
+2-3 as % of the oracle, seeds 11-14, 12 items): group shares 84.3 / 91.4 / 92.5 / 92.4 (mean 90.2); own bands
+91.8 / 89.5 / 94.9 / 87.9 (mean 91.0); own bands and memory 89.7 / 93.1 / 94.9 / 89.8 (mean 91.9); LinUCB 85.1.
+30 items with wear-off (seeds 11 / 12): 87.1 / 84.4, 89.3 / 82.8, 87.7 / 82.8. Within the noise of single runs
+(±4 points) on this store; the toy family of `tests/test_policies_memory.py` shows what it fixes.
 
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is one outer product of two
 short vectors and one pass over W for the average. Measured in `benchmarks/policy.py`.

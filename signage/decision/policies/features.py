@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from signage.decision.context import DEMOGRAPHIC_PREFIXES, VIEWER_PREFIX
+from signage.decision.context import DEMOGRAPHIC_PREFIXES, ITEM_CONTEXT_PREFIX, VIEWER_PREFIX
 from signage.types import ContentItem, Context
 
-ITEM_CONTEXT_PREFIX = "item:"
 _SCALES = {"group_max": 4.0, "n_present": 5.0}
 _CLIP = 3.0
 
