@@ -49,6 +49,27 @@ def viewer(key: str, band: AgeBand = AgeBand.ADULT, gender: Gender = Gender.FEMA
     )
 
 
+def decider_after_one_watch() -> Decider:
+    """A decider over items a and b (no control arm, no floor, a 30 min no-repeat window) after `person-7` watched a
+    for 4 s at NOW."""
+    items = (
+        ContentItem("a", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+        ContentItem("b", "", ContentKind.TEXT, 8.0, "adv", "cat"),
+    )
+    decider = Decider(
+        ContextualPolicy(seed=1),
+        items,
+        timezone="UTC",
+        fallback_item=None,
+        rules=RulesConfig(control_share=0.0, exploration_floor=0.0, no_repeat_window_min=30.0),
+        wear_memory=timedelta(hours=12),
+    )
+    first = viewer("person-7")
+    decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=(first,)))
+    decider.watched(first.viewer_id, "a", attention_s=4.0, t_utc=NOW)
+    return decider
+
+
 def test_wear_memory_shares_counts_and_forgets() -> None:
     memory = WearMemory(ttl=timedelta(hours=2))
     memory.watched("p1", "a", NOW)
@@ -99,21 +120,7 @@ def test_a_reward_is_learned_with_its_own_viewers_bands_in_place_of_the_groups_s
 def test_the_decider_keeps_what_each_viewer_alone_had_watched_for_their_reward() -> None:
     """The group's context says half the people present watched item a; the reward of the one who did is learned
     with `item:a:seen` 1, their companion's with nothing seen."""
-    items = (
-        ContentItem("a", "", ContentKind.TEXT, 8.0, "adv", "cat"),
-        ContentItem("b", "", ContentKind.TEXT, 8.0, "adv", "cat"),
-    )
-    decider = Decider(
-        ContextualPolicy(seed=1),
-        items,
-        timezone="UTC",
-        fallback_item=None,
-        rules=RulesConfig(control_share=0.0, exploration_floor=0.0, no_repeat_window_min=30.0),
-        wear_memory=timedelta(hours=12),
-    )
-    first = viewer("person-7")
-    decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=(first,)))
-    decider.watched(first.viewer_id, "a", attention_s=4.0, t_utc=NOW)
+    decider = decider_after_one_watch()
     back = replace(viewer("person-7"), viewer_id="visit-again", returning=True)
     friend = viewer("person-8", AgeBand.SENIOR, Gender.MALE)
     choice = decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW + timedelta(hours=3), viewers=(back, friend)))
@@ -163,21 +170,7 @@ def test_rewards_learned_per_viewer_tell_apart_who_in_a_family_watched() -> None
 
 
 def test_the_decider_gives_the_learner_what_a_returning_viewer_watched_after_the_no_repeat_window() -> None:
-    items = (
-        ContentItem("a", "", ContentKind.TEXT, 8.0, "adv", "cat"),
-        ContentItem("b", "", ContentKind.TEXT, 8.0, "adv", "cat"),
-    )
-    decider = Decider(
-        ContextualPolicy(seed=1),
-        items,
-        timezone="UTC",
-        fallback_item=None,
-        rules=RulesConfig(control_share=0.0, exploration_floor=0.0, no_repeat_window_min=30.0),
-        wear_memory=timedelta(hours=12),
-    )
-    first = viewer("person-7")
-    decider.decide(AudienceSnapshot(t_mono=0.0, t_utc=NOW, viewers=(first,)))
-    decider.watched(first.viewer_id, "a", attention_s=4.0, t_utc=NOW)
+    decider = decider_after_one_watch()
     back = replace(viewer("person-7"), viewer_id="visit-again", returning=True)
     stranger = viewer("person-8")
     snapshot = AudienceSnapshot(t_mono=0.0, t_utc=NOW + timedelta(hours=3), viewers=(back, stranger))
