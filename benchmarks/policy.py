@@ -47,10 +47,10 @@ cannot know.
 `typical_oracle` shows what a policy that sees people (not their own tastes) could earn: the oracle, but weighing
 each shopper in view by the mean taste of their true age band and gender (`signage.simulate.OraclePolicy`, typical).
 It knows true bands (perception's are sometimes wrong), who in a group is who and their exact wear; it does not know
-individual taste or personal likes. Measured (3 simulated days from opening, days 2-3, 12 items, seeds 11-14): 98.6
-/ 100.0 / 98.7 / 101.9% of the oracle (the oracle is greedy per decision, not best over time, and single runs carry
-±3 points of noise): on this store individual taste is worth about nothing, so what separates a learner from the
-oracle is what it has not learned, or cannot see, of bands, groups and wear.
+individual taste or personal likes. Measured (2 simulated days × seeds 7-9): 97.5% of the oracle with 12 items (98.9
+/ 95.4 / 98.2), 96.2% with 30 items and wear-off (97.9 / 94.3 / 96.4): on this store individual taste is worth 3-4
+points, so most of what separates a learner from the oracle is what it has not learned, or cannot see, of bands,
+groups and wear.
 
 Why round-robin earns about half the oracle here, not the 18-27% the issue's anchors saw (`--explain` prints the
 figures; seeds 7-9, both scenarios): the stated effect sizes bound what showing the right item can win. An item a
