@@ -5,6 +5,9 @@ with an adult, a mixed pair, the joint age × gender shares) and, per item, how 
 watched it on an earlier visit (`item:<id>:seen`, `item:<id>:seen_again`, from a `WearMemory` of anonymous
 re-identification keys, RAM only). The no-repeat rule keeps an item away from a returning viewer for its window;
 novelty keeps wearing after that, and the learner weighs these shares itself.
+
+A reward belongs to one viewer, so the engine teaches it with `for_viewer`: the decision's context plus that viewer's
+own bands (`viewer:*`) and, in place of the group's `item:*` shares, what that viewer alone had watched then.
 """
 
 from __future__ import annotations
