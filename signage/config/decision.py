@@ -49,10 +49,14 @@ class DecisionConfig(Section):
         ),
     )
     learner_epsilon: float = Field(
-        default=0.05,
+        default=0.02,
         ge=0,
         le=1,
-        description="Share of the contextual learner's choices spread uniformly over the eligible items.",
+        description=(
+            "Share of the contextual learner's choices spread uniformly over the eligible items, on top of the "
+            "control arm and the exploration floor, which explore for it too. With both of those at 0, use 0.05: "
+            "a learner alone can lock onto a close second."
+        ),
     )
     learner_reward_scale_s: float = Field(
         default=10.0,
