@@ -97,7 +97,6 @@ from signage.decision.policies import ContextualPolicy, RandomPolicy, build_poli
 from signage.decision.policies.features import item_features
 from signage.decision.policy import Policy
 from signage.sim import VirtualStore
-from signage.sim.store import LOOK_S
 from signage.simulate import OPENING_LOCAL_TIME, SimulationResult, simulate
 from signage.types import ContentItem, ContentKind, Context, Decision
 
@@ -248,12 +247,7 @@ def explain_gap(scenario: Scenario, seed: int, *, hours: float = 14.0) -> dict[s
     tick = 1.0
     for i in range(1, int(hours * HOUR_S / tick)):
         store.step(i * tick, day + timedelta(seconds=i * tick), None)
-    look = 0.5 * (LOOK_S[0] + LOOK_S[1])
-
-    def watch_one(appeal: float) -> float:
-        p_hold = store.hold_probability(appeal)
-        return p_hold * store.held_mean_s(appeal) + (1.0 - p_hold) * look
-
+    watch_one = store.watch_s_once_noticed
     watch = np.vectorize(watch_one, otypes=[float])
     hold = np.vectorize(store.hold_probability, otypes=[float])
 

@@ -274,7 +274,7 @@ class VirtualStore:
     def expected_watch_s(self, shopper_id: int, item: ContentItem) -> float:
         """Expected seconds of one watch of the item by this shopper once noticed, with their appeal now (tastes,
         drift, worn-off novelty): what an oracle weighs (the engine never sees it)."""
-        return self._expected_watch_s(self._appeal(self._population.shoppers[shopper_id], item))
+        return self.watch_s_once_noticed(self._appeal(self._population.shoppers[shopper_id], item))
 
     def typical_expected_watch_s(self, shopper_id: int, item: ContentItem) -> float:
         """As `expected_watch_s`, but with the mean relevance of the shopper's true age band and gender (over
@@ -292,10 +292,10 @@ class VirtualStore:
                 self._drift_epoch,
                 self._tastes.typical_relevance(draws, self._drift, shopper.age_band, shopper.gender, item),
             )
-        seen = shopper.watched.get(item.item_id, 0)
-        return self._expected_watch_s(cached[1] * (1.0 - self.config.novelty_wear) ** seen)
+        return self.watch_s_once_noticed(self._worn(shopper, item, cached[1]))
 
-    def _expected_watch_s(self, appeal: float) -> float:
+    def watch_s_once_noticed(self, appeal: float) -> float:
+        """Expected seconds of one watch, once noticed, of an item of this appeal (held or a short look)."""
         p_hold = self.hold_probability(appeal)
         return p_hold * self.held_mean_s(appeal) + (1.0 - p_hold) * 0.5 * (LOOK_S[0] + LOOK_S[1])
 
@@ -440,8 +440,11 @@ class VirtualStore:
         return value
 
     def _appeal(self, shopper: Shopper, item: ContentItem) -> float:
+        return self._worn(shopper, item, self._relevance(shopper, item))
+
+    def _worn(self, shopper: Shopper, item: ContentItem, relevance: float) -> float:
+        """Relevance worn by the novelty this shopper lost on earlier watches of the item."""
         seen = shopper.watched.get(item.item_id, 0)
-        relevance = self._relevance(shopper, item)
         return relevance * (1.0 - self.config.novelty_wear) ** seen if seen else relevance
 
     def _behave(
