@@ -517,6 +517,22 @@ def test_typical_expectation_ignores_own_taste_but_not_demographics_or_wear() ->
     assert store.typical_expected_watch_s(worn, COFFEE) == store.typical_expected_watch_s(fresh, COFFEE)
 
 
+def test_the_shoppers_in_view_come_with_what_perception_reports_of_them() -> None:
+    """`present_observed` (for benchmarks that teach per viewer): the shoppers in view, each with the attributes
+    the camera pipeline reports on their track."""
+    config = SimConfig(seed=5, arrivals_per_hour=600.0, tick_s=0.2)
+    start = local_start(12)
+    store = VirtualStore(config, start_utc=start, timezone=ZONE, items=POOL, reid_ttl_s=1800.0)
+    busy_steps = 0
+    for k in range(1, 1501):
+        observation = store.step(0.2 * k, start + timedelta(seconds=0.2 * k), TOYS)
+        present = store.present_observed()
+        assert tuple(i for i, _ in present) == store.present_shopper_ids()
+        assert set(observation.tracks.attributes) <= {attributes for _, attributes in present}
+        busy_steps += len(present) >= 2
+    assert busy_steps > 100
+
+
 def test_item_changes_make_viewers_decide_again(busy: Run) -> None:
     watches = busy.truth.watches
     changed = [w for w in watches if w.end is WatchEnd.ITEM_CHANGED]

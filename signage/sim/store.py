@@ -301,8 +301,16 @@ class VirtualStore:
 
     def present_shopper_ids(self) -> tuple[int, ...]:
         """The shoppers in view now (for an oracle that knows the hidden tastes; the engine never sees this)."""
+        return tuple(shopper_id for shopper_id, _ in self.present_observed())
+
+    def present_observed(self) -> tuple[tuple[int, Attributes], ...]:
+        """Each shopper in view with what perception reports of them (benchmarks teach a learner per viewer with
+        it; the engine sees the same attributes, not the shopper ids)."""
         return tuple(
-            m.shopper.shopper_id for group in self._groups for m in group.members if m.visit is not None and not m.gone
+            (m.shopper.shopper_id, m.observed)
+            for group in self._groups
+            for m in group.members
+            if m.visit is not None and not m.gone
         )
 
     def _advance_drift(self, t_mono: float) -> None:

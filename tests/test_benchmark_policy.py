@@ -1,0 +1,88 @@
+"""benchmarks/policy.py's references that are more than a policy run: the taught capacity of a learner."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from signage.content import ContentPool
+from signage.decision.context import for_viewer
+from signage.decision.policies import build_policy
+from signage.simulate import simulate
+from signage.types import AgeBand, Attributes, Context, Gender, Mood
+
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "policy.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("policy_benchmark", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_viewer(age: AgeBand, gender: Gender) -> Context:
+    """A lunchtime decision with one viewer of these bands in front of the screen."""
+    shares = {f"age_{age}": 1.0, f"gender_{gender}": 1.0, f"mood_{Mood.NEUTRAL}": 1.0, "group_max": 1.0, "solo": 1.0}
+    return Context(datetime(2026, 3, 3, 12, tzinfo=UTC), 12, 1, 1, 0, age is AgeBand.CHILD, False, True, shares)
+
+
+@pytest.mark.parametrize("learner", ["contextual", "linucb"])
+def test_a_taught_learner_ranks_items_as_the_typical_oracle_does(bench: ModuleType, learner: str) -> None:
+    """Taught the typical oracle's expectations for two simulated hours (real rewards ignored while people are in
+    view), the learner prefers coffee to food for an adult and food (snacks, pizza) to coffee for a child, as the
+    simulator's tastes say, and it never learned a real reward given with people in view."""
+    scenario = bench.SCENARIOS["12"]
+    config = bench.scenario_config(scenario)
+    pool = ContentPool(base_dir=Path(), items=bench.scenario_items(12))
+    taught: list[object] = []
+
+    def make(store: object) -> object:
+        policy = bench.TaughtPolicy(build_policy(learner, items=pool.rotation, config=config.decision, seed=3), store)
+        taught.append(policy)
+        return policy
+
+    result = simulate(
+        config,
+        pool,
+        policy=f"taught_{learner}",
+        days=2 / 24,
+        seed=3,
+        tick_s=0.2,
+        make_policy=make,
+        start_local_time="12:00",
+    )
+    assert result.decisions_with_people > 100
+    policy = taught[0]
+    items = {item.item_id: item for item in pool.items}
+    coffee_food = [items["coffee-1"], items["food-1"]]  # both still: taste decides
+    adult = policy.probabilities(one_viewer(AgeBand.ADULT, Gender.FEMALE), coffee_food)
+    child = policy.probabilities(one_viewer(AgeBand.CHILD, Gender.MALE), coffee_food)
+    assert adult[0] > 0.5 > child[0]
+    inner = policy.policy
+    before = inner.probabilities(one_viewer(AgeBand.ADULT, Gender.FEMALE), coffee_food)
+    for _ in range(50):  # a real reward with people in view: ignored
+        policy.learn(one_viewer(AgeBand.ADULT, Gender.FEMALE), "food-1", 60.0)
+    assert inner.probabilities(one_viewer(AgeBand.ADULT, Gender.FEMALE), coffee_food) == before
+
+
+def test_the_taught_contextual_learner_is_taught_per_viewer(bench: ModuleType) -> None:
+    """The contextual learner is taught each shopper's expectation under their own bands (`for_viewer`); LinUCB,
+    which reads only shares, with the viewer's one-hot bands in place of the group's shares."""
+    attributes = Attributes(AgeBand.CHILD, 0.8, Gender.FEMALE, 0.9, Mood.POSITIVE, 0.7)
+    group = one_viewer(AgeBand.ADULT, Gender.MALE)
+    contextual = bench.TaughtPolicy(build_policy("contextual", items=()), store=None)
+    assert contextual._viewer_context(group, attributes) == for_viewer(group, attributes)
+    linucb = bench.TaughtPolicy(build_policy("linucb", items=()), store=None)
+    features = linucb._viewer_context(group, attributes).features
+    assert features["age_child"] == features["gender_female"] == features["mood_positive"] == 1.0
+    assert "age_adult" not in features and "gender_male" not in features
+    assert features["group_max"] == 1.0
