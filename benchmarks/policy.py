@@ -22,14 +22,15 @@ appeal of each item to each shopper in view (tastes, personal likes, drift and w
 for practice).
 
 Printed per scenario and policy (means over seeds): hold rate, notice rate, attention seconds per passer-by, its
-ratio to round-robin's, hold rate over round-robin's, % of the oracle's attention per passer-by, the decisions until
-a trailing window (`--window-h`, default 2 simulated hours, read every 15 simulated minutes) of attention first
-reaches 70% / 80% / 90% of the oracle's over the same hours (worst seed; `ppl->70%`: counting only decisions made
-while somebody was in front of the screen; `rew->70%`: the rewards learned by then; only windows with at least half
-the oracle's mean window attention count, so a quiet hour with two passers-by says nothing; `held70%` / `held80%`:
-decisions until the share is reached and also held over the 24 h that follow, since a lucky 2-hour window lets even
-round-robin "reach" 70%), and select+learn p50/p99 in µs from a micro-benchmark with 50 items (medians of 3
-runs; no engine threads competing for the GIL).
+ratio to round-robin's, hold rate over round-robin's, % of the oracle's attention per passer-by (`late%`: of its
+rewarded attention over the last week, or the second half of a shorter run, once learners have settled), the
+decisions until a trailing window (`--window-h`, default 2 simulated hours, read every 15 simulated minutes) of
+attention first reaches 70% / 80% / 90% of the oracle's over the same hours (worst seed; `ppl->70%`: counting only
+decisions made while somebody was in front of the screen; `rew->70%`: the rewards learned by then; only windows with
+at least half the oracle's mean window attention count, so a quiet hour with two passers-by says nothing; `held70%`
+/ `held80%`: decisions until the share is reached and also held over the 24 h that follow, since a lucky 2-hour
+window lets even round-robin "reach" 70%), and select+learn p50/p99 in µs from a micro-benchmark with 50 items
+(medians of 3 runs; no engine threads competing for the GIL).
 
 Every run starts at the store's opening (`signage.simulate.OPENING_LOCAL_TIME`, 08:00 local) on a Monday and lasts
 `--days` × 24 h, the same for every policy: the first decisions meet the morning's shoppers. (Runs used to start at
@@ -395,6 +396,7 @@ def run_one(
 
 BIN_H = 0.25  # learning curves are read every 15 simulated minutes
 HELD_H = 24.0  # "reached and held": the share also holds over the day that follows
+LATE_DAYS = 7.0  # the settled share of the oracle is read over the last week of a run
 
 
 def binned(result: SimulationResult, bins: int) -> tuple[list[float], list[int], list[int], list[int]]:
@@ -460,6 +462,15 @@ def until_share(
                 continue
         return decisions[end], with_people[end], learned[end]
     return None
+
+
+def late_share(result: SimulationResult, oracle: SimulationResult) -> float:
+    """% of the oracle's attention (rewards delivered) over the last LATE_DAYS simulated days, or the second half of
+    a shorter run: where a learner has settled, so a lead won by learning fast is told apart from one that lasts."""
+    since = result.days * 86400.0 - min(LATE_DAYS, result.days / 2) * 86400.0
+    mine = sum(reward for t, _, _, reward in result.rewards if t >= since)
+    best = sum(reward for t, _, _, reward in oracle.rewards if t >= since)
+    return 100.0 * mine / best if best else 0.0
 
 
 def micro(policy_name: str, *, items: int = 50, steps: int = 3000, repeats: int = 3) -> dict[str, float]:
@@ -627,6 +638,8 @@ def summarise(
                     100 * r.attention_per_viewer_s / o.attention_per_viewer_s
                     for r, o in zip(per_seed, oracle, strict=True)
                 ],
+                "pct_of_oracle_late": statistics.fmean(late_share(r, o) for r, o in zip(per_seed, oracle, strict=True)),
+                "pct_of_oracle_late_per_seed": [late_share(r, o) for r, o in zip(per_seed, oracle, strict=True)],
                 "decisions_to_70pct": reach[0.7],
                 "decisions_to_80pct": reach[0.8],
                 "decisions_to_90pct": reach[0.9],
@@ -653,7 +666,8 @@ def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     print(f"\n{title}")
     header = (
         f"{'policy':12s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
-        f"{'%oracle':>8s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'ppl->70%':>9s} {'rew->70%':>9s} "
+        f"{'%oracle':>8s} {'late%':>6s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'ppl->70%':>9s} "
+        f"{'rew->70%':>9s} "
         f"{'held70%':>8s} {'held80%':>8s} "
         f"{'s+l p50us':>10s} "
         f"{'s+l p99us':>10s}"
@@ -664,7 +678,8 @@ def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
         print(
             f"{row['policy']:12s} {row['hold_rate']:6.1%} {row['notice_rate']:7.1%} "
             f"{row['attention_per_viewer_s']:9.2f} {row['attention_vs_round_robin']:8.2f} "
-            f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {fmt(row['decisions_to_70pct']):>9s} "
+            f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {row['pct_of_oracle_late']:6.1f} "
+            f"{fmt(row['decisions_to_70pct']):>9s} "
             f"{fmt(row['decisions_to_80pct']):>9s} {fmt(row['decisions_to_90pct']):>9s} "
             f"{fmt(row['decisions_with_people_to_70pct']):>9s} {fmt(row['rewards_to_70pct']):>9s} "
             f"{fmt(row['decisions_to_70pct_held']):>8s} {fmt(row['decisions_to_80pct_held']):>8s} "

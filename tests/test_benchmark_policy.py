@@ -13,7 +13,7 @@ import pytest
 from signage.content import ContentPool
 from signage.decision.context import for_viewer
 from signage.decision.policies import build_policy
-from signage.simulate import simulate
+from signage.simulate import SimulationResult, simulate
 from signage.types import AgeBand, Attributes, Context, Gender, Mood
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "policy.py"
@@ -86,3 +86,20 @@ def test_the_taught_contextual_learner_is_taught_per_viewer(bench: ModuleType) -
     assert features["age_child"] == features["gender_female"] == features["mood_positive"] == 1.0
     assert "age_adult" not in features and "gender_male" not in features
     assert features["group_max"] == 1.0
+
+
+def test_the_late_share_reads_only_the_end_of_a_run(bench: ModuleType) -> None:
+    """`late%`: the share of the oracle's rewarded attention over the second half of a 2-day run (the last week of
+    a longer one), whatever happened before."""
+
+    def run(days: float, rewards: list[tuple[float, float]]) -> SimulationResult:
+        timed = tuple((t, 0, 0, reward) for t, reward in rewards)
+        return SimulationResult("p", 1, days, 0, len(timed), 0, 1, 0, 0, 0.0, 0, 0, 0, 0, 0.0, rewards=timed)
+
+    day = 86400.0
+    learner = run(2, [(0.5 * day, 1.0), (1.5 * day, 8.0)])
+    oracle = run(2, [(0.5 * day, 10.0), (1.5 * day, 10.0)])
+    assert bench.late_share(learner, oracle) == pytest.approx(80.0)
+    month = run(30, [(20 * day, 1.0), (25 * day, 3.0)])
+    best = run(30, [(20 * day, 4.0), (25 * day, 4.0)])
+    assert bench.late_share(month, best) == pytest.approx(75.0)
