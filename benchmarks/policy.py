@@ -627,6 +627,7 @@ def summarise(
             ]
             reach[f"{share}_held"] = None if any(h is None for h in held) else max(h[0] for h in held if h)
             reach[f"{share}_held_per_seed"] = [h[0] if h else None for h in held]
+        late = [late_share(r, o) for r, o in zip(per_seed, oracle, strict=True)]
         rows.append(
             {
                 "scenario": scenario.title,
@@ -648,8 +649,8 @@ def summarise(
                     100 * r.attention_per_viewer_s / o.attention_per_viewer_s
                     for r, o in zip(per_seed, oracle, strict=True)
                 ],
-                "pct_of_oracle_late": statistics.fmean(late_share(r, o) for r, o in zip(per_seed, oracle, strict=True)),
-                "pct_of_oracle_late_per_seed": [late_share(r, o) for r, o in zip(per_seed, oracle, strict=True)],
+                "pct_of_oracle_late": statistics.fmean(late),
+                "pct_of_oracle_late_per_seed": late,
                 "decisions_to_70pct": reach[0.7],
                 "decisions_to_80pct": reach[0.8],
                 "decisions_to_90pct": reach[0.9],
