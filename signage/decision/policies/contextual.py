@@ -124,8 +124,8 @@ days (days 2-10, seeds 11 / 12), a blend per item with LinUCB's ridge over the v
 Where it stands over 30 simulated days (`benchmarks/policy.py`, reporting seeds): with 12 items LinUCB, whose
 ridge becomes exact as data accumulates, catches up (94.6% of the oracle against 94.0, mean of seeds 7-9) and is
 ahead over the last week (about 2.5-3 points); this model's constant step floor keeps some noise of single
-exposures in its weights. With 30 items and wear-off it stays ahead (87.2 / 89.2 against 83.5 / 83.2, seeds 7 /
-8), but over the last week by about a point. A learner that
+exposures in its weights. With 30 items and wear-off it stays ahead (88.7 against 84.4, seeds 7-9), but over the
+last week by one or two points. A learner that
 keeps this one's speed and ends as precise as a ridge is the open problem.
 
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is one outer product of two
