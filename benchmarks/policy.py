@@ -263,12 +263,11 @@ class TaughtPolicy:
     def select(self, context: Context, eligible: Sequence[ContentItem]) -> Decision:
         store = self._store
         if context.n_present:
+            noticed = [store.notice_within(item, item.duration_s) for item in eligible]  # the same for every shopper
             for shopper_id, attributes in store.present_observed():
                 taught = self._viewer_context(context, attributes)
-                for item in eligible:
-                    expected = store.notice_within(item, item.duration_s) * store.typical_expected_watch_s(
-                        shopper_id, item
-                    )
+                for item, chance in zip(eligible, noticed, strict=True):
+                    expected = chance * store.typical_expected_watch_s(shopper_id, item)
                     self.policy.learn(taught, item.item_id, expected)
         return self.policy.select(context, eligible)
 
