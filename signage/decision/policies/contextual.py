@@ -150,7 +150,9 @@ reporting seeds 7 / 8 / 9 (the learner alone on the benchmark's streams, its ora
 medians of 3, uncontended): p50 225-235 µs, p99 306-310 µs, against 202-214 / 279-289 µs for version 7.
 Not taken on the way: stacking this model's score
 with a per-item ridge over LinUCB's context, the mix fitted online on prequential predictions (seeds 11 / 12: days
-6-10 90.7 / 94.7, the ridge knows no wear and its share, 0.1-0.25, cost four points).
+6-10 90.7 / 94.7, the ridge knows no wear and its share, 0.1-0.25, cost four points). Nor a third, stiller memory
+(floor 0.03 lr, average over ~5,000 updates): days 6-10 96.2 / 93.1 / 94.6 / 94.5 on seeds 11-14 (mean 94.6
+against 98.2): it predicts single rewards about as well as the others, so it sometimes chooses, and it ranks stale.
 
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is, per memory, one outer
 product of two short vectors, one short prediction and one pass over W for the average. Measured in
