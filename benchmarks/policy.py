@@ -87,7 +87,8 @@ The figures above are version 7 of the learner. Version 8 (a quick and a steady 
 chooses; `signage.decision.policies.contextual`) on the same streams and seeds, run alone against the same oracle:
 12 items 94.6 / 95.4 / 94.3 (mean 94.8 against LinUCB's 94.6), last week 96.1 / 96.5 / 97.2; 30 items with
 wear-off 87.3 / 89.7 / 90.3 (mean 89.1 against 84.4). It chooses as version 7 until 3,000 rewards with people,
-so the decisions until 70% (reached before that) are unchanged; its late% with 30 items was not measured.
+so the decisions until 70% (reached before that) are unchanged. Last week with 30 items (seeds 8 / 9): 90.3 /
+91.0 against version 7's 89.4 / 92.0 and LinUCB's 88.3 / 90.2.
 
 Why round-robin earns about half the oracle here, not the 18-27% the issue's anchors saw (`--explain` prints the
 figures; seeds 7-9, both scenarios): the stated effect sizes bound what showing the right item can win. An item a

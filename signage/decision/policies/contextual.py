@@ -146,7 +146,8 @@ alone 94.9 / 96.4 / 94.4 / 96.6 (mean 95.6) / 92.2 / 94.3 / 94.3 / 94.8 (mean 93
 reporting seeds 7 / 8 / 9 (the learner alone on the benchmark's streams, its oracle the same): 12 items 94.6 / 95.4
 / 94.3% of the oracle (mean 94.8; version 7 94.0, LinUCB 94.6), the last week 96.1 / 96.5 / 97.2 (version 7 about
 92 / 94.9 on seeds 8-9, LinUCB about 95 / 97.4: level with it now, not behind); 30 items with wear-off 87.3 /
-89.7 / 90.3 (mean 89.1; version 7 88.7, LinUCB 84.4). Select+learn with 50 items (`_micro_once` of the benchmark,
+89.7 / 90.3 (mean 89.1; version 7 88.7, LinUCB 84.4), the last week on seeds 8 / 9 90.3 / 91.0 (version 7
+89.4 / 92.0, LinUCB 88.3 / 90.2). Select+learn with 50 items (`_micro_once` of the benchmark,
 medians of 3, uncontended): p50 225-235 µs, p99 306-310 µs, against 202-214 / 279-289 µs for version 7.
 Not taken on the way: stacking this model's score
 with a per-item ridge over LinUCB's context, the mix fitted online on prequential predictions (seeds 11 / 12: days
