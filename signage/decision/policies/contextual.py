@@ -405,12 +405,15 @@ class ContextualPolicy(SoftmaxPolicy):
         busy = bool(context.n_present)
         # Prequential: each memory is judged on a reward before it learns it, over about the last 1 / error_rate.
         error_rate = max(self.error_rate, 1.0 / (self.busy_updates + 1))
-        for memory in self._memories:
-            if busy and len(self._memories) > 1:
-                predicted = float(x @ self._weights_of(memory)[:, columns] @ values)
-                memory.squared_error += error_rate * ((target - predicted) ** 2 - memory.squared_error)
+        # Only the quick memory's empty-aisle row is ever read (`_choosing_weights`): the others skip that update.
+        for memory in self._memories if busy else (self._quick,):
             block = memory.weights[:, columns]
-            error = target - float(x @ block @ values)
+            live = float(x @ block @ values)
+            if busy and len(self._memories) > 1:
+                choosing = self._weights_of(memory)
+                predicted = live if choosing is memory.weights else float(x @ choosing[:, columns] @ values)
+                memory.squared_error += error_rate * ((target - predicted) ** 2 - memory.squared_error)
+            error = target - live
             step = self.step_size(context, item_id, memory)
             memory.weights[:, columns] = block + (step * error / norm) * np.outer(x, values)
         self.updates += 1
