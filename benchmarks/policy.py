@@ -3,6 +3,13 @@ ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracl
 
     python benchmarks/policy.py [--days 30] [--seeds 7 8 9] [--scenarios 12 30w] [--items N] [--jobs 2]
                                 [--tick-s 0.2] [--ceiling-days 3] [--window-h 2] [--policies linucb contextual ...]
+                                [--no-cache]
+
+Each finished run (scenario, policy, seed, days, tick) is kept in `benchmarks/results/runs/`, named with a digest of
+the code it ran (all of `signage` and the definitions here that build scenarios and run policies; docstrings and
+comments left out), and read back rather than run again: the full default set over 30 days and 3 seeds takes many
+hours of a 2-core host, so an invocation that was stopped resumes where it was, and a changed learner or simulator
+runs anew. `--no-cache` runs everything again.
 
 Scenarios (synthetic pools of text items over 12 categories with the keywords both the simulator's tastes and the
 demographic table know; every third item moves; no restricted categories):
@@ -114,19 +121,25 @@ cumulative attention seconds behind the oracle, per simulated hour, mean over se
 from __future__ import annotations
 
 import argparse
+import ast
+import gzip
+import hashlib
+import inspect
 import json
+import os
 import random
 import statistics
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 
 from signage.config import Config, load_config
@@ -141,6 +154,7 @@ from signage.simulate import OPENING_LOCAL_TIME, SimulationResult, simulate
 from signage.types import Attributes, ContentItem, ContentKind, Context, Decision
 
 RESULTS = Path(__file__).parent / "results"
+RUNS = RESULTS / "runs"  # one file per finished run, so an interrupted invocation resumes (`--no-cache`: none)
 HOUR_S = 3600.0
 
 CEILING = "ceiling"
@@ -239,6 +253,11 @@ class FrozenContextual(ContextualPolicy):
     def learn(self, context: Context, item_id: str, reward: float) -> None:
         """Frozen."""
 
+    def set_weights(self, weights: npt.NDArray[np.float64]) -> None:
+        """The fitted W (rows: context vocabulary, columns: item vocabulary), chosen with as they are."""
+        self._quick.weights = weights
+        self._quick.average = np.zeros_like(weights)
+
 
 class TaughtPolicy:
     """A learner taught what the typical oracle knows, to measure what its features and model can hold (capacity).
@@ -293,7 +312,7 @@ def fit_ceiling(
 ) -> FrozenContextual:
     """Ridge regression of the learner's target on the crossed features x(context) ⊗ z(item) (exactly the
     learner's bilinear model: score = xᵀ W z), solved in closed form, frozen into a near-greedy policy."""
-    frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0, average_rate=0.0)
+    frozen = FrozenContextual(temperature=0.02, epsilon=0.0, seed=0, average_rate=0.0, steady_settle_to=None)
     fixed = {item.item_id: item_features(item) for item in items}
     frozen._items.update(fixed)  # the item catalogue, so memory features (category / tag seen) are the learner's
     rows_x, rows_z, targets = [], [], []
@@ -319,7 +338,7 @@ def fit_ceiling(
     weights = np.linalg.solve(gram, phi.T @ np.asarray(targets))
     for item in items:  # every pool item known to the frozen model, even one the logs never rewarded
         frozen._items[item.item_id] = fixed[item.item_id]
-    frozen._weights = weights.reshape(len(cx), width)
+    frozen.set_weights(weights.reshape(len(cx), width))
     return frozen
 
 
@@ -408,6 +427,64 @@ def run_one(
         return frozen
 
     return simulate(config, pool, policy=CEILING, days=days, seed=seed, tick_s=tick_s, make_policy=ceiling)
+
+
+def source_digest(sources: Sequence[str]) -> str:
+    """A digest of Python sources as code: docstrings and comments left out, so editing the docs keeps the runs."""
+    digest = hashlib.sha256()
+    for source in sources:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    node.body = body[1:] or [ast.Pass()]
+        digest.update(ast.dump(tree).encode())
+    return digest.hexdigest()[:16]
+
+
+def run_digest() -> str:
+    """What a run's result depends on besides its arguments: all of `signage` and this file's definitions that
+    build the scenarios and run the policies (not how results are summed up or printed)."""
+    package = Path(__file__).parents[1] / "signage"
+    sources = [path.read_text() for path in sorted(package.rglob("*.py"))]
+    definitions = (Scenario, scenario_items, scenario_config, _Recorder, FrozenContextual, TaughtPolicy, fit_ceiling)
+    sources += [inspect.getsource(definition) for definition in (*definitions, run_one)]
+    sources.append(repr((SCENARIOS, CATEGORIES, CEILING_SEED_OFFSET)))
+    return source_digest(sources)
+
+
+def cached_run(
+    scenario: Scenario,
+    policy: str,
+    seed: int,
+    days: float,
+    tick_s: float | None,
+    ceiling_days: float,
+    cache: Path | None,
+    digest: str,
+) -> SimulationResult:
+    """`run_one`, kept under `cache` as one gzipped JSON file per run, named by its arguments and the code's digest:
+    a run already there is read back, not run again (a 30-day invocation takes hours; one that was stopped resumes).
+    Written whole or not at all."""
+    if cache is None:
+        return run_one(scenario, policy, seed, days, tick_s, ceiling_days)
+    tick = "sim" if tick_s is None else f"{tick_s:g}"
+    fitted = f"-fit{ceiling_days:g}d" if policy == CEILING else ""  # only the ceiling depends on it
+    path = cache / (
+        f"{scenario.key}-{scenario.items}-{scenario.returning_share:g}-{policy}{fitted}-{seed}-{days:g}d-tick{tick}"
+        f"-{digest}.json.gz"
+    )
+    if path.exists():
+        data = json.loads(gzip.decompress(path.read_bytes()))
+        data["rewards"] = tuple(tuple(reward) for reward in data["rewards"])
+        return SimulationResult(**data)
+    result = run_one(scenario, policy, seed, days, tick_s, ceiling_days)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_bytes(gzip.compress(json.dumps(asdict(result)).encode()))
+    partial.replace(path)
+    return result
 
 
 BIN_H = 0.25  # learning curves are read every 15 simulated minutes
@@ -718,6 +795,9 @@ def main() -> None:
         "--explain", action="store_true", help="print why round-robin is strong here (see explain_gap) and stop"
     )
     parser.add_argument("--window-h", type=float, default=2.0, help="trailing window (hours) for decisions until x%%")
+    parser.add_argument(
+        "--no-cache", action="store_true", help=f"run everything again (default: reuse finished runs in {RUNS.name}/)"
+    )
     args = parser.parse_args()
     policies = [p for p in args.policies if p != "oracle"] + ["oracle"]
     if "round_robin" not in policies:
@@ -734,10 +814,11 @@ def main() -> None:
         return
     started = time.perf_counter()
     runs: dict[tuple[str, str, int], SimulationResult] = {}
+    cache, digest = (None, "") if args.no_cache else (RUNS, run_digest())
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:
         futures = {
             (scenario.key, name, seed): executor.submit(
-                run_one, scenario, name, seed, args.days, args.tick_s, args.ceiling_days
+                cached_run, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, cache, digest
             )
             for scenario in scenarios
             for seed in args.seeds

@@ -103,3 +103,48 @@ def test_the_late_share_reads_only_the_end_of_a_run(bench: ModuleType) -> None:
     month = run(30, [(20 * day, 1.0), (25 * day, 3.0)])
     best = run(30, [(20 * day, 4.0), (25 * day, 4.0)])
     assert bench.late_share(month, best) == pytest.approx(75.0)
+
+
+def test_the_context_ceiling_chooses_with_the_weights_it_was_fitted(bench: ModuleType) -> None:
+    """The ceiling's ridge fit on logs where adults watch coffee and children food: frozen, it prefers coffee for an
+    adult and food for a child, and learning moves nothing."""
+    pool = ContentPool(base_dir=Path(), items=bench.scenario_items(12))
+    items = {item.item_id: item for item in pool.items}
+    coffee_food = [items["coffee-1"], items["food-1"]]
+    adult, child = one_viewer(AgeBand.ADULT, Gender.FEMALE), one_viewer(AgeBand.CHILD, Gender.MALE)
+    logs = [
+        (viewer, item_id, reward)
+        for _ in range(20)
+        for viewer, liked in ((adult, "coffee-1"), (child, "food-1"))
+        for item_id, reward in ((liked, 8.0), ("coffee-1" if liked == "food-1" else "food-1", 1.0))
+    ]
+    frozen = bench.fit_ceiling(logs, pool.items)
+    assert frozen.probabilities(adult, coffee_food)[0] > 0.9
+    assert frozen.probabilities(child, coffee_food)[1] > 0.9
+    before = frozen.probabilities(adult, coffee_food)
+    frozen.learn(adult, "food-1", 60.0)
+    assert frozen.probabilities(adult, coffee_food) == before
+
+
+def test_a_finished_run_is_read_back_not_run_again(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped 30-day invocation resumes: each finished run is kept as a file named by its arguments and the
+    code's digest, and read back equal; another seed or digest runs anew."""
+    scenario = bench.Scenario("t", "tiny", 4, 0.2)
+    first = bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abc")
+    assert len(list(tmp_path.glob("*.json.gz"))) == 1 and not list(tmp_path.glob("*.part"))
+    calls: list[int] = []
+    monkeypatch.setattr(bench, "run_one", lambda *args: calls.append(1) or first)
+    assert bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abc") == first
+    assert first.rewards and calls == []
+    bench.cached_run(scenario, "round_robin", 4, 0.02, 0.2, 3.0, tmp_path, "abc")
+    bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abd")
+    assert len(calls) == 2
+
+
+def test_the_run_digest_ignores_docs_but_not_code(bench: ModuleType) -> None:
+    code = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
+    assert bench.source_digest([code]) == bench.source_digest([code.replace("Doc.", "Other doc.").replace("why", "")])
+    assert bench.source_digest([code]) != bench.source_digest([code.replace("x + 1", "x + 2")])
+    assert len(bench.run_digest()) == 16
