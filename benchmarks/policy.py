@@ -6,10 +6,11 @@ ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracl
                                 [--no-cache]
 
 Each finished run (scenario, policy, seed, days, tick) is kept in `benchmarks/results/runs/`, named with a digest of
-the code it ran (all of `signage` and the definitions here that build scenarios and run policies; docstrings and
-comments left out), and read back rather than run again: the full default set over 30 days and 3 seeds takes many
-hours of a 2-core host, so an invocation that was stopped resumes where it was, and a changed learner or simulator
-runs anew. `--no-cache` runs everything again.
+the code it ran (all of `signage`, the learner's module only for the runs built on it, and the definitions here
+that build scenarios and run policies; docstrings and comments left out), and read back rather than run again: the
+full default set over 30 days and 3 seeds takes many hours of a 2-core host, so an invocation that was stopped
+resumes where it was, a changed learner reruns only the learner's runs, and a changed simulator reruns all.
+`--no-cache` runs everything again.
 
 Scenarios (synthetic pools of text items over 12 categories with the keywords both the simulator's tastes and the
 demographic table know; every third item moves; no restricted categories):
@@ -164,6 +165,8 @@ CEILING_SEED_OFFSET = 1000
 DEFAULT_POLICIES = ("round_robin", "random", "demographic", ANCHOR, "contextual", CEILING, TYPICAL)
 TAUGHT_PREFIX = "taught_"  # taught_contextual, taught_linucb: a learner's capacity (see `TaughtPolicy`)
 TAUGHT = (f"{TAUGHT_PREFIX}contextual", f"{TAUGHT_PREFIX}{ANCHOR}")
+LEARNER_MODULE = "decision/policies/contextual.py"  # inside `signage`; only these runs use it:
+LEARNER_RUNS = ("contextual", CEILING, f"{TAUGHT_PREFIX}contextual")
 
 
 @dataclass(frozen=True)
@@ -443,11 +446,15 @@ def source_digest(sources: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_digest() -> str:
-    """What a run's result depends on besides its arguments: all of `signage` and this file's definitions that
+def run_digest(policy: str) -> str:
+    """What a run of `policy` depends on besides its arguments: all of `signage` (the learner's module only for the
+    policies built on it, so a changed learner keeps the other policies' runs) and this file's definitions that
     build the scenarios and run the policies (not how results are summed up or printed)."""
     package = Path(__file__).parents[1] / "signage"
-    sources = [path.read_text() for path in sorted(package.rglob("*.py"))]
+    paths = sorted(package.rglob("*.py"))
+    if policy not in LEARNER_RUNS:
+        paths = [path for path in paths if path.relative_to(package).as_posix() != LEARNER_MODULE]
+    sources = [path.read_text() for path in paths]
     definitions = (Scenario, scenario_items, scenario_config, _Recorder, FrozenContextual, TaughtPolicy, fit_ceiling)
     sources += [inspect.getsource(definition) for definition in (*definitions, run_one)]
     sources.append(repr((SCENARIOS, CATEGORIES, CEILING_SEED_OFFSET)))
@@ -814,11 +821,12 @@ def main() -> None:
         return
     started = time.perf_counter()
     runs: dict[tuple[str, str, int], SimulationResult] = {}
-    cache, digest = (None, "") if args.no_cache else (RUNS, run_digest())
+    cache = None if args.no_cache else RUNS
+    digests = {name: "" if cache is None else run_digest(name) for name in policies}
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:
         futures = {
             (scenario.key, name, seed): executor.submit(
-                cached_run, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, cache, digest
+                cached_run, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, cache, digests[name]
             )
             for scenario in scenarios
             for seed in args.seeds

@@ -147,4 +147,6 @@ def test_the_run_digest_ignores_docs_but_not_code(bench: ModuleType) -> None:
     code = 'def f(x):\n    """Doc."""\n    return x + 1  # why\n'
     assert bench.source_digest([code]) == bench.source_digest([code.replace("Doc.", "Other doc.").replace("why", "")])
     assert bench.source_digest([code]) != bench.source_digest([code.replace("x + 1", "x + 2")])
-    assert len(bench.run_digest()) == 16
+    learner = bench.run_digest("contextual")
+    assert len(learner) == 16 and bench.run_digest("ceiling") == learner
+    assert bench.run_digest("linucb") == bench.run_digest("oracle") != learner  # a changed learner keeps their runs
