@@ -98,6 +98,15 @@ wear-off 87.3 / 89.7 / 90.3 (mean 89.1 against 84.4). It chooses as version 7 un
 so the decisions until 70% (reached before that) are unchanged. Last week with 30 items (seeds 8 / 9): 90.3 /
 91.0 against version 7's 89.4 / 92.0 and LinUCB's 88.3 / 90.2.
 
+What the lead targets would need on this store. With 12 items LinUCB's last week (about 96.6% of the oracle, seeds
+7-9) is within a point of the typical oracle (97.5%, 2 days × seeds 7-9), which knows each shopper's true band and
+exact wear but not their own taste: the anchor has learned nearly all that bands can say, and a lasting lead of 5
+points would need about 101.6% of an oracle that also knows every shopper's taste. Over the whole 30 days it
+would need 99.6%. With 30 items and wear-off, +10 over the 30 days needs about 94.4% (the typical oracle: 96.2%
+over 2 days) and +10 over the last week about 99%. What is left to win is returning viewers' memory (the engine
+knows a returning viewer for 30 minutes after last seeing them) and speed; what individual taste is
+worth (3-4 points of the oracle here) stays out of reach of any policy for a shopper seen once.
+
 Why round-robin earns about half the oracle here, not the 18-27% the issue's anchors saw (`--explain` prints the
 figures; seeds 7-9, both scenarios): the stated effect sizes bound what showing the right item can win. An item a
 shopper finds irrelevant still gets 3.0 s of watching once noticed (30% held for ~6 s, the rest 1-2.5 s looks), a
