@@ -21,7 +21,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check signage tests benchmarks content
 	$(BIN)/ruff format --check signage tests benchmarks content
-	$(BIN)/mypy signage
+	$(BIN)/mypy signage benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/store.py

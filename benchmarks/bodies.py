@@ -57,6 +57,8 @@ def scene(people: int, *, hidden: bool) -> Frame:
     height, x = (300 if people == 1 else 200), 10  # three people of 200 px fit side by side
     for name in PEOPLE[:people]:
         image = cv2.imread(str(DATA / name))
+        if image is None:
+            raise FileNotFoundError(f"cannot read test photo {DATA / name}")
         if hidden:
             x1, y1, x2, y2 = labels[name]["faces"][0]["box"]
             w, h = x2 - x1, y2 - y1
