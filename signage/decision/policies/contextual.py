@@ -159,6 +159,15 @@ The judging window's neighbours (`error_rate` 3e-4, ~1 busy day, and 3e-5, ~10 d
 single runs, so the 10-day margin over version 7 is partly luck; the 30-day runs on the reporting seeds above are
 the independent check.
 
+Also not taken (2026-12-02, days 1-2 or days 2-3 as % of the oracle, development seeds): choosing with the mean of
+the two memories' averages (10 days, 12 items, seed 11: days 6-10 94.3 against 99.4); an optimism bonus for items
+with few updates, b · m / (m + n) added to their scores with people present (2 days, 30 items with wear-off, seeds
+11-16: b 0.3, m 10 mean 80.5; b 0.1, m 5 84.7; b 0.05, m 20 about 83; as set 83.6: noise or worse); choosing with
+the average from 1,000 updates with people rather than 3,000 (seeds 11-16, 84.1 against 83.6, worse on two seeds);
+confidence-weighted bands beside the one-hot ones (`age_conf_<band>` = confidence, `age_unsure` = 1 - confidence,
+the same for gender, per viewer and as group means; 3 days, 12 items, seeds 11-14: 86.8 / 88.1 / 94.3 / 89.8, mean
+89.8, against 89.3 / 92.6 / 99.3 / 95.3, mean 94.1): more features to learn, no gain from them in three days.
+
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is, per memory, one outer
 product of two short vectors, one short prediction and one pass over W for the average. Measured in
 `benchmarks/policy.py`. Still open: a lead over LinUCB that lasts with 12 items (the two are level after a week) and
