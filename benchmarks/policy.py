@@ -3,14 +3,15 @@ ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracl
 
     python benchmarks/policy.py [--days 30] [--seeds 7 8 9] [--scenarios 12 30w] [--items N] [--jobs 2]
                                 [--tick-s 0.2] [--ceiling-days 3] [--window-h 2] [--policies linucb contextual ...]
-                                [--no-cache]
+                                [--no-cache | --kept-only]
 
 Each finished run (scenario, policy, seed, days, tick) is kept in `benchmarks/results/runs/`, named with a digest of
 the code it ran (all of `signage`, the learner's module only for the runs built on it, and the definitions here
 that build scenarios and run policies; docstrings and comments left out), and read back rather than run again: the
 full default set over 30 days and 3 seeds takes many hours of a 2-core host, so an invocation that was stopped
 resumes where it was, a changed learner reruns only the learner's runs, and a changed simulator reruns all.
-`--no-cache` runs everything again.
+`--no-cache` runs everything again; `--kept-only` runs nothing and reports the seeds whose runs of every policy are
+kept (the progress of a long invocation).
 
 Scenarios (synthetic pools of text items over 12 categories with the keywords both the simulator's tastes and the
 demographic table know; every third item moves; no restricted categories):
@@ -477,6 +478,31 @@ def run_digest(policy: str) -> str:
     return source_digest(sources)
 
 
+def kept_run_path(
+    cache: Path,
+    scenario: Scenario,
+    policy: str,
+    seed: int,
+    days: float,
+    tick_s: float | None,
+    ceiling_days: float,
+    digest: str,
+) -> Path:
+    """Where `cached_run` keeps a run: named by its arguments and the code's digest."""
+    tick = "sim" if tick_s is None else f"{tick_s:g}"
+    fitted = f"-fit{ceiling_days:g}d" if policy == CEILING else ""  # only the ceiling depends on it
+    return cache / (
+        f"{scenario.key}-{scenario.items}-{scenario.returning_share:g}-{policy}{fitted}-{seed}-{days:g}d-tick{tick}"
+        f"-{digest}.json.gz"
+    )
+
+
+def read_kept_run(path: Path) -> SimulationResult:
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    data["rewards"] = tuple(tuple(reward) for reward in data["rewards"])
+    return SimulationResult(**data)
+
+
 def cached_run(
     scenario: Scenario,
     policy: str,
@@ -492,16 +518,9 @@ def cached_run(
     Written whole or not at all."""
     if cache is None:
         return run_one(scenario, policy, seed, days, tick_s, ceiling_days)
-    tick = "sim" if tick_s is None else f"{tick_s:g}"
-    fitted = f"-fit{ceiling_days:g}d" if policy == CEILING else ""  # only the ceiling depends on it
-    path = cache / (
-        f"{scenario.key}-{scenario.items}-{scenario.returning_share:g}-{policy}{fitted}-{seed}-{days:g}d-tick{tick}"
-        f"-{digest}.json.gz"
-    )
+    path = kept_run_path(cache, scenario, policy, seed, days, tick_s, ceiling_days, digest)
     if path.exists():
-        data = json.loads(gzip.decompress(path.read_bytes()))
-        data["rewards"] = tuple(tuple(reward) for reward in data["rewards"])
-        return SimulationResult(**data)
+        return read_kept_run(path)
     result = run_one(scenario, policy, seed, days, tick_s, ceiling_days)
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
@@ -819,6 +838,11 @@ def main() -> None:
     )
     parser.add_argument("--window-h", type=float, default=2.0, help="trailing window (hours) for decisions until x%%")
     parser.add_argument(
+        "--kept-only",
+        action="store_true",
+        help="run nothing: report the seeds whose runs of every policy are kept (progress of a long invocation)",
+    )
+    parser.add_argument(
         "--no-cache", action="store_true", help=f"run everything again (default: reuse finished runs in {RUNS.name}/)"
     )
     args = parser.parse_args()
@@ -837,8 +861,23 @@ def main() -> None:
         return
     started = time.perf_counter()
     runs: dict[tuple[str, str, int], SimulationResult] = {}
+    if args.kept_only and args.no_cache:
+        parser.error("--kept-only reads the kept runs; it cannot go with --no-cache")
     cache = None if args.no_cache else RUNS
     digests = {name: "" if cache is None else run_digest(name) for name in policies}
+    seeds_of = {scenario.key: list(args.seeds) for scenario in scenarios}
+    if args.kept_only:
+        for scenario in scenarios:
+            for seed in args.seeds:
+                paths = {
+                    name: kept_run_path(RUNS, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, digest)
+                    for name, digest in digests.items()
+                }
+                if all(path.exists() for path in paths.values()):
+                    runs.update({(scenario.key, name, seed): read_kept_run(path) for name, path in paths.items()})
+                else:
+                    seeds_of[scenario.key].remove(seed)
+        scenarios = [scenario for scenario in scenarios if seeds_of[scenario.key]]
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:
         futures = {
             (scenario.key, name, seed): executor.submit(
@@ -847,6 +886,7 @@ def main() -> None:
             for scenario in scenarios
             for seed in args.seeds
             for name in policies
+            if not args.kept_only
         }
         for key, future in futures.items():
             runs[key] = future.result()
@@ -867,19 +907,25 @@ def main() -> None:
         "scenarios": {},
     }
     for scenario in scenarios:
-        rows = summarise(runs, scenario, policies, args.seeds, args.window_h, timings)
-        print_table(f"{scenario.title}: {args.days:g} day(s) x {len(args.seeds)} seed(s)", rows)
+        seeds = seeds_of[scenario.key]
+        rows = summarise(runs, scenario, policies, seeds, args.window_h, timings)
+        print_table(f"{scenario.title}: {args.days:g} day(s) x {len(seeds)} seed(s) {seeds}", rows)
         plot = RESULTS / f"policy_regret_{scenario.key}.svg"
-        curves = regret_curves(runs, scenario.key, policies, args.seeds, max(1, int(args.days * 24)))
+        curves = regret_curves(runs, scenario.key, policies, seeds, max(1, int(args.days * 24)))
         write_svg(
             plot,
             curves,
             title=f"{scenario.title}: regret against the oracle ({args.days:g} days, seeds "
-            f"{' '.join(map(str, args.seeds))})",
+            f"{' '.join(map(str, seeds))})",
             x_label="simulated hours",
             y_label="cumulative attention s behind the oracle",
         )
-        report["scenarios"][scenario.key] = {"title": scenario.title, "items": scenario.items, "rows": rows}
+        report["scenarios"][scenario.key] = {
+            "title": scenario.title,
+            "items": scenario.items,
+            "seeds": seeds,
+            "rows": rows,
+        }
     out = RESULTS / "policy.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {out} and {RESULTS / 'policy_regret_*.svg'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,3 +151,23 @@ def test_the_run_digest_ignores_docs_but_not_code(bench: ModuleType) -> None:
     learner = bench.run_digest("contextual")
     assert len(learner) == 16 and bench.run_digest("ceiling") == learner
     assert bench.run_digest("linucb") == bench.run_digest("oracle") != learner  # a changed learner keeps their runs
+
+
+def test_kept_only_reports_the_seeds_whose_runs_are_all_kept(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--kept-only` runs nothing: a seed with every policy's run kept is reported, one with a run missing is not."""
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    scenario = bench.Scenario("12", "12 items (4 items)", 4, 0.2)
+    for policy in ("round_robin", "oracle"):
+        bench.cached_run(scenario, policy, 3, 0.02, 0.2, 3.0, tmp_path / "runs", bench.run_digest(policy))
+    bench.cached_run(scenario, "oracle", 5, 0.02, 0.2, 3.0, tmp_path / "runs", bench.run_digest("oracle"))
+    kept = len(list((tmp_path / "runs").iterdir()))
+    argv = ["policy.py", "--kept-only", "--items", "4", "--days", "0.02", "--tick-s", "0.2", "--scenarios", "12"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--seeds", "3", "5", "--policies", "round_robin"])
+    bench.main()
+    report = json.loads((tmp_path / "policy.json").read_text())
+    assert report["scenarios"]["12"]["seeds"] == [3]
+    assert [row["policy"] for row in report["scenarios"]["12"]["rows"]] == ["round_robin", "oracle"]
+    assert len(list((tmp_path / "runs").iterdir())) == kept  # nothing was run
