@@ -478,23 +478,26 @@ def run_digest(policy: str) -> str:
     return source_digest(sources)
 
 
-def kept_run_path(
-    cache: Path,
-    scenario: Scenario,
-    policy: str,
-    seed: int,
-    days: float,
-    tick_s: float | None,
-    ceiling_days: float,
-    digest: str,
-) -> Path:
-    """Where `cached_run` keeps a run: named by its arguments and the code's digest."""
-    tick = "sim" if tick_s is None else f"{tick_s:g}"
-    fitted = f"-fit{ceiling_days:g}d" if policy == CEILING else ""  # only the ceiling depends on it
-    return cache / (
-        f"{scenario.key}-{scenario.items}-{scenario.returning_share:g}-{policy}{fitted}-{seed}-{days:g}d-tick{tick}"
-        f"-{digest}.json.gz"
-    )
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the benchmark: the arguments of `run_one`."""
+
+    scenario: Scenario
+    policy: str
+    seed: int
+    days: float
+    tick_s: float | None
+    ceiling_days: float = 3.0
+
+    def kept_name(self, digest: str) -> str:
+        """The file `cached_run` keeps this run in: named by its arguments and the code's digest."""
+        scenario = self.scenario
+        tick = "sim" if self.tick_s is None else f"{self.tick_s:g}"
+        fitted = f"-fit{self.ceiling_days:g}d" if self.policy == CEILING else ""  # only the ceiling depends on it
+        return (
+            f"{scenario.key}-{scenario.items}-{scenario.returning_share:g}-{self.policy}{fitted}-{self.seed}"
+            f"-{self.days:g}d-tick{tick}-{digest}.json.gz"
+        )
 
 
 def read_kept_run(path: Path) -> SimulationResult:
@@ -503,25 +506,17 @@ def read_kept_run(path: Path) -> SimulationResult:
     return SimulationResult(**data)
 
 
-def cached_run(
-    scenario: Scenario,
-    policy: str,
-    seed: int,
-    days: float,
-    tick_s: float | None,
-    ceiling_days: float,
-    cache: Path | None,
-    digest: str,
-) -> SimulationResult:
-    """`run_one`, kept under `cache` as one gzipped JSON file per run, named by its arguments and the code's digest:
-    a run already there is read back, not run again (a 30-day invocation takes hours; one that was stopped resumes).
-    Written whole or not at all."""
+def cached_run(spec: RunSpec, cache: Path | None, digest: str) -> SimulationResult:
+    """`run_one`, kept under `cache` as one gzipped JSON file per run (`RunSpec.kept_name`): a run already there is
+    read back, not run again (a 30-day invocation takes hours; one that was stopped resumes). Written whole or not
+    at all."""
+    arguments = (spec.scenario, spec.policy, spec.seed, spec.days, spec.tick_s, spec.ceiling_days)
     if cache is None:
-        return run_one(scenario, policy, seed, days, tick_s, ceiling_days)
-    path = kept_run_path(cache, scenario, policy, seed, days, tick_s, ceiling_days, digest)
+        return run_one(*arguments)
+    path = cache / spec.kept_name(digest)
     if path.exists():
         return read_kept_run(path)
-    result = run_one(scenario, policy, seed, days, tick_s, ceiling_days)
+    result = run_one(*arguments)
     cache.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     partial.write_bytes(gzip.compress(json.dumps(asdict(result)).encode()))
@@ -867,10 +862,11 @@ def main() -> None:
     digests = {name: "" if cache is None else run_digest(name) for name in policies}
     seeds_of = {scenario.key: list(args.seeds) for scenario in scenarios}
     if args.kept_only:
+        days = args.days
         for scenario in scenarios:
             for seed in args.seeds:
                 paths = {
-                    name: kept_run_path(RUNS, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, digest)
+                    name: RUNS / RunSpec(scenario, name, seed, days, args.tick_s, args.ceiling_days).kept_name(digest)
                     for name, digest in digests.items()
                 }
                 if all(path.exists() for path in paths.values()):
@@ -881,7 +877,10 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:
         futures = {
             (scenario.key, name, seed): executor.submit(
-                cached_run, scenario, name, seed, args.days, args.tick_s, args.ceiling_days, cache, digests[name]
+                cached_run,
+                RunSpec(scenario, name, seed, args.days, args.tick_s, args.ceiling_days),
+                cache,
+                digests[name],
             )
             for scenario in scenarios
             for seed in args.seeds

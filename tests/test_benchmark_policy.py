@@ -133,14 +133,14 @@ def test_a_finished_run_is_read_back_not_run_again(
     """A stopped 30-day invocation resumes: each finished run is kept as a file named by its arguments and the
     code's digest, and read back equal; another seed or digest runs anew."""
     scenario = bench.Scenario("t", "tiny", 4, 0.2)
-    first = bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abc")
+    first = bench.cached_run(bench.RunSpec(scenario, "round_robin", 3, 0.02, 0.2), tmp_path, "abc")
     assert len(list(tmp_path.glob("*.json.gz"))) == 1 and not list(tmp_path.glob("*.part"))
     calls: list[int] = []
     monkeypatch.setattr(bench, "run_one", lambda *args: calls.append(1) or first)
-    assert bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abc") == first
+    assert bench.cached_run(bench.RunSpec(scenario, "round_robin", 3, 0.02, 0.2), tmp_path, "abc") == first
     assert first.rewards and calls == []
-    bench.cached_run(scenario, "round_robin", 4, 0.02, 0.2, 3.0, tmp_path, "abc")
-    bench.cached_run(scenario, "round_robin", 3, 0.02, 0.2, 3.0, tmp_path, "abd")
+    bench.cached_run(bench.RunSpec(scenario, "round_robin", 4, 0.02, 0.2), tmp_path, "abc")
+    bench.cached_run(bench.RunSpec(scenario, "round_robin", 3, 0.02, 0.2), tmp_path, "abd")
     assert len(calls) == 2
 
 
@@ -161,8 +161,8 @@ def test_kept_only_reports_the_seeds_whose_runs_are_all_kept(
     monkeypatch.setattr(bench, "RESULTS", tmp_path)
     scenario = bench.Scenario("12", "12 items (4 items)", 4, 0.2)
     for policy in ("round_robin", "oracle"):
-        bench.cached_run(scenario, policy, 3, 0.02, 0.2, 3.0, tmp_path / "runs", bench.run_digest(policy))
-    bench.cached_run(scenario, "oracle", 5, 0.02, 0.2, 3.0, tmp_path / "runs", bench.run_digest("oracle"))
+        bench.cached_run(bench.RunSpec(scenario, policy, 3, 0.02, 0.2), tmp_path / "runs", bench.run_digest(policy))
+    bench.cached_run(bench.RunSpec(scenario, "oracle", 5, 0.02, 0.2), tmp_path / "runs", bench.run_digest("oracle"))
     kept = len(list((tmp_path / "runs").iterdir()))
     argv = ["policy.py", "--kept-only", "--items", "4", "--days", "0.02", "--tick-s", "0.2", "--scenarios", "12"]
     monkeypatch.setattr(sys, "argv", [*argv, "--seeds", "3", "5", "--policies", "round_robin"])
