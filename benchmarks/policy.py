@@ -192,6 +192,7 @@ class Scenario:
     title: str
     items: int
     returning_share: float
+    sim: tuple[tuple[str, float], ...] = ()  # other `[sim]` settings of this scenario, as (name, value)
 
 
 SCENARIOS = {
@@ -241,7 +242,7 @@ def scenario_items(count: int) -> tuple[ContentItem, ...]:
 
 def scenario_config(scenario: Scenario) -> Config:
     config = load_config(None)
-    sim = config.sim.model_copy(update={"returning_share": scenario.returning_share})
+    sim = config.sim.model_copy(update={"returning_share": scenario.returning_share, **dict(scenario.sim)})
     return config.model_copy(update={"sim": sim})
 
 

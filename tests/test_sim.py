@@ -465,6 +465,27 @@ def test_tastes_depend_on_demographics() -> None:
     assert value == model.relevance(tastes, AgeBand.ADULT, Gender.MALE, unseen)
 
 
+def test_demographic_scale_and_bias_set_how_much_bands_say_and_how_many_items_matter() -> None:
+    """Scaled down, age band and gender separate tastes less; a lower bias leaves fewer items relevant."""
+    rng = np.random.default_rng(3)
+
+    def mean_relevance(model: TasteModel, age: AgeBand, item: ContentItem) -> float:
+        draws = [model.draw(rng, age, Gender.FEMALE) for _ in range(600)]
+        return float(np.mean([model.relevance(t, age, Gender.FEMALE, item) for t in draws]))
+
+    def toy_gap(model: TasteModel) -> float:
+        return mean_relevance(model, AgeBand.CHILD, TOYS) - mean_relevance(model, AgeBand.ADULT, TOYS)
+
+    plain, faint = TasteModel(POOL), TasteModel(POOL, demographic_scale=0.3)
+    assert toy_gap(faint) < 0.5 * toy_gap(plain)
+    assert TasteModel(POOL, demographic_scale=0.0).mean("category:toys", AgeBand.CHILD, Gender.MALE) == 0.0
+    assert faint.mean("bias", AgeBand.CHILD, Gender.MALE) == plain.mean("bias", AgeBand.CHILD, Gender.MALE)
+    picky = TasteModel(POOL, bias=-3.0)
+    assert mean_relevance(picky, AgeBand.ADULT, COFFEE) < mean_relevance(plain, AgeBand.ADULT, COFFEE) - 0.1
+    with pytest.raises(ValueError, match="demographic_scale"):
+        TasteModel(POOL, demographic_scale=-1.0)
+
+
 def test_the_chance_to_notice_an_item_while_it_shows_saturates() -> None:
     """What the oracle weighs: motion multiplies the hazard of noticing, not the chance over a whole item."""
     config = SimConfig(seed=1, notice_rate_per_s=0.08, motion_notice_effect=3.0)

@@ -71,6 +71,20 @@ class SimConfig(Section):
     taste_like_boost: float = Field(
         default=3.0, ge=0, le=10, description="How much a liked category or tag adds to a shopper's taste (logit)."
     )
+    taste_demographic_scale: float = Field(
+        default=1.0,
+        ge=0,
+        le=3,
+        description="How much age band and gender say of a shopper's taste: multiplies every demographic mean taste "
+        "(0: nothing; personal likes then fall on any category alike).",
+    )
+    taste_bias: float = Field(
+        default=-1.5,
+        ge=-6,
+        le=2,
+        description="Mean taste (logit) of an item that nothing in a shopper's likes or demographic lifts: lower, "
+        "and fewer items matter to each shopper.",
+    )
     group_follow_effect: float = Field(
         default=3.0,
         ge=1,

@@ -11,6 +11,12 @@ sigmoid(taste · features), in [0, 1]: low for most items, high for the few a sh
 Means come from keyword rules matched against the category and tag text, so any content pool gets plausible tastes
 without configuration. Features first seen on an item that was not in the pool at construction get the
 demographic mean only (no individual noise), which keeps relevance a pure function of shopper and item.
+
+How much demographics say is a parameter: `demographic_scale` multiplies every keyword and motion mean (1: as
+the rules state; 0.3: age band and gender say little, and personal likes, drawn with the scaled means, spread over
+more categories), and `bias` sets how irrelevant an item without a like or a demographic lean is (lower: fewer
+items matter to each shopper). A store whose shoppers each care about a few things of their own is where memory of
+what a returning viewer watched earns more than any demographic can.
 """
 
 from __future__ import annotations
@@ -113,11 +119,23 @@ def sigmoid(value: float) -> float:
 class TasteModel:
     """The feature space of a content pool and the draw of one shopper's tastes over it."""
 
-    def __init__(self, items: Sequence[ContentItem], *, likes: int = 0, like_boost: float = 0.0) -> None:
+    def __init__(
+        self,
+        items: Sequence[ContentItem],
+        *,
+        likes: int = 0,
+        like_boost: float = 0.0,
+        demographic_scale: float = 1.0,
+        bias: float = BIAS_MEAN,
+    ) -> None:
         if likes < 0:
             raise ValueError(f"likes must be >= 0, got {likes}")
+        if demographic_scale < 0:
+            raise ValueError(f"demographic_scale must be >= 0, got {demographic_scale}")
         self.likes = likes
         self.like_boost = like_boost
+        self.demographic_scale = demographic_scale
+        self.bias = bias
         names = {BIAS_FEATURE, MOTION_FEATURE}
         for item in items:
             names.update(item_features(item))
@@ -131,10 +149,16 @@ class TasteModel:
         key = (age, gender)
         cached = self._means.get(key)
         if cached is None:
-            cached = np.array([mean_taste(name, age, gender) for name in self.features])
+            cached = np.array([self.mean(name, age, gender) for name in self.features])
             cached.setflags(write=False)
             self._means[key] = cached
         return cached
+
+    def mean(self, feature: str, age: AgeBand, gender: Gender) -> float:
+        """`mean_taste` with this model's bias and demographic scale."""
+        if feature == BIAS_FEATURE:
+            return self.bias
+        return self.demographic_scale * mean_taste(feature, age, gender)
 
     def draw(self, rng: np.random.Generator, age: AgeBand, gender: Gender) -> Vector:
         means = self.means(age, gender)
@@ -153,7 +177,7 @@ class TasteModel:
         total = np.zeros(len(draws))
         for name, value in item_features(item).items():
             i = self._index.get(name)
-            total += value * ((draws[:, i] + drift[i]) if i is not None else mean_taste(name, age, gender))
+            total += value * ((draws[:, i] + drift[i]) if i is not None else self.mean(name, age, gender))
         return float(np.mean(1.0 / (1.0 + np.exp(-total))))
 
     def relevance(self, tastes: Vector, age: AgeBand, gender: Gender, item: ContentItem) -> float:
@@ -161,6 +185,6 @@ class TasteModel:
         total = 0.0
         for name, value in item_features(item).items():
             i = self._index.get(name)
-            weight = float(tastes[i]) if i is not None else mean_taste(name, age, gender)
+            weight = float(tastes[i]) if i is not None else self.mean(name, age, gender)
             total += weight * value
         return sigmoid(total)
