@@ -198,6 +198,14 @@ class Scenario:
 SCENARIOS = {
     "12": Scenario("12", "12 items", 12, 0.2),
     "30w": Scenario("30w", "30 items + novelty wear-off (returning viewers)", 30, 0.5),
+    # Calibrated on the context ceiling (about 74% of the oracle, as the simulator), never on a learner.
+    "30p": Scenario(
+        "30p",
+        "30 items + personal tastes + wear-off (returning viewers)",
+        30,
+        0.5,
+        (("taste_demographic_scale", 0.2), ("taste_bias", -3.0), ("taste_likes", 2), ("taste_like_boost", 5.0)),
+    ),
 }
 
 # Categories and tags in words the simulator's taste rules and the demographic table both know.

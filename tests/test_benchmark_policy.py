@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from signage.content import ContentPool
 from signage.decision.context import for_viewer
 from signage.decision.policies import build_policy
+from signage.sim.tastes import TasteModel
 from signage.simulate import SimulationResult, simulate
 from signage.types import AgeBand, Attributes, Context, Gender, Mood
 
@@ -171,3 +173,33 @@ def test_kept_only_reports_the_seeds_whose_runs_are_all_kept(
     assert report["scenarios"]["12"]["seeds"] == [3]
     assert [row["policy"] for row in report["scenarios"]["12"]["rows"]] == ["round_robin", "oracle"]
     assert len(list((tmp_path / "runs").iterdir())) == kept  # nothing was run
+
+
+def test_the_personal_taste_scenario_leaves_little_to_the_bands(bench: ModuleType) -> None:
+    """`30p`: each shopper finds a couple of the 30 items relevant, and age band and gender explain little of which
+    (the share of the variance of relevance that the band means explain), unlike `30w` with the default tastes."""
+    items = bench.scenario_items(30)
+    bands = [(age, gender) for age in AgeBand if age is not AgeBand.UNKNOWN for gender in (Gender.FEMALE, Gender.MALE)]
+
+    def tastes(key: str) -> tuple[float, float]:
+        sim = bench.scenario_config(bench.SCENARIOS[key]).sim
+        model = TasteModel(
+            items,
+            likes=sim.taste_likes,
+            like_boost=sim.taste_like_boost,
+            demographic_scale=sim.taste_demographic_scale,
+            bias=sim.taste_bias,
+        )
+        rng = np.random.default_rng(0)
+        by_band = {}
+        for age, gender in bands:
+            draws = [model.draw(rng, age, gender) for _ in range(60)]
+            by_band[age, gender] = np.array([[model.relevance(t, age, gender, item) for item in items] for t in draws])
+        relevance = np.concatenate(list(by_band.values()))
+        residual = np.concatenate([rows - rows.mean(axis=0) for rows in by_band.values()])
+        return float((relevance > 0.5).sum(axis=1).mean()), float(1.0 - residual.var() / relevance.var())
+
+    relevant_p, explained_p = tastes("30p")
+    relevant_w, explained_w = tastes("30w")
+    assert 0.5 < relevant_p < 3.0 < relevant_w
+    assert explained_p < 0.15 < 0.4 < explained_w
