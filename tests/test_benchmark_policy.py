@@ -182,14 +182,7 @@ def test_the_personal_taste_scenario_leaves_little_to_the_bands(bench: ModuleTyp
     bands = [(age, gender) for age in AgeBand if age is not AgeBand.UNKNOWN for gender in (Gender.FEMALE, Gender.MALE)]
 
     def tastes(key: str) -> tuple[float, float]:
-        sim = bench.scenario_config(bench.SCENARIOS[key]).sim
-        model = TasteModel(
-            items,
-            likes=sim.taste_likes,
-            like_boost=sim.taste_like_boost,
-            demographic_scale=sim.taste_demographic_scale,
-            bias=sim.taste_bias,
-        )
+        model = TasteModel.from_config(items, bench.scenario_config(bench.SCENARIOS[key]).sim)
         rng = np.random.default_rng(0)
         by_band = {}
         for age, gender in bands:

@@ -106,13 +106,7 @@ class VirtualStore:
         # Gaze has its own stream, so adding it changed nothing else; it decides who reads and where eyes go.
         self._gaze_rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(3,)))
         self._detail_of = {item.item_id: item.detail_id for item in self.items}
-        self._tastes = TasteModel(
-            self.items,
-            likes=config.taste_likes,
-            like_boost=config.taste_like_boost,
-            demographic_scale=config.taste_demographic_scale,
-            bias=config.taste_bias,
-        )
+        self._tastes = TasteModel.from_config(self.items, config)
         self._drift = np.zeros(len(self._tastes.features))
         self._drift_epoch = 0
         # For `typical_expected_watch_s` only: its own stream, so asking changes nothing else.

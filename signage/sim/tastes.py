@@ -15,8 +15,7 @@ demographic mean only (no individual noise), which keeps relevance a pure functi
 How much demographics say is a parameter: `demographic_scale` multiplies every keyword and motion mean (1: as
 the rules state; 0.3: age band and gender say little, and personal likes, drawn with the scaled means, spread over
 more categories), and `bias` sets how irrelevant an item without a like or a demographic lean is (lower: fewer
-items matter to each shopper). A store whose shoppers each care about a few things of their own is where memory of
-what a returning viewer watched earns more than any demographic can.
+items matter to each shopper). `from_config` reads both, with the likes, from `[sim]`.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from signage.config.sim import SimConfig
 from signage.types import AgeBand, ContentItem, Gender
 
 Vector = npt.NDArray[np.float64]
@@ -144,6 +144,17 @@ class TasteModel:
         self._sd = np.array([BIAS_SD if n == BIAS_FEATURE else FEATURE_SD for n in self.features])
         self._means: dict[tuple[AgeBand, Gender], Vector] = {}
         self._likeable = np.array([i for i, n in enumerate(self.features) if n not in (BIAS_FEATURE, MOTION_FEATURE)])
+
+    @classmethod
+    def from_config(cls, items: Sequence[ContentItem], config: SimConfig) -> TasteModel:
+        """The taste model `[sim]` describes for this pool."""
+        return cls(
+            items,
+            likes=config.taste_likes,
+            like_boost=config.taste_like_boost,
+            demographic_scale=config.taste_demographic_scale,
+            bias=config.taste_bias,
+        )
 
     def means(self, age: AgeBand, gender: Gender) -> Vector:
         key = (age, gender)
