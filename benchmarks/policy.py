@@ -36,6 +36,10 @@ demographic table know; every third item moves; no restricted categories):
   typical oracle (true bands, exact wear, not one's own taste) earns 85.8 / 85.0% on those seeds: individual taste
   is worth about 15 points of the oracle on this store, against 3-4 on the default one.
 `--items N` replaces the item count of every chosen scenario (for quick checks).
+A policy named `contextual:name=value,...` (in `--policies`) is the learner with other settings of
+`ContextualPolicy` (a value is a number or `none`), run and kept beside the rest on the same streams: how learner
+variants are compared on the development seeds (11 and up; 7-9 report), e.g.
+`--policies linucb contextual contextual:steady_settle_to=0.03,steady_average_rate=0.0002 --seeds 11 12`.
 
 For each seed the virtual store brings the same shoppers along the same paths whatever is shown (its population
 random stream does not depend on behaviour), so policies are compared on paired streams. The oracle sees the hidden
@@ -198,7 +202,7 @@ from signage.config import Config, load_config
 from signage.content import ContentPool
 from signage.decision.context import DEMOGRAPHIC_PREFIXES, for_viewer, own_bands
 from signage.decision.decider import probabilities_by_id
-from signage.decision.policies import ContextualPolicy, LinUCBPolicy, RandomPolicy, build_policy
+from signage.decision.policies import POLICY_NAMES, ContextualPolicy, LinUCBPolicy, RandomPolicy, build_policy
 from signage.decision.policies.features import item_features
 from signage.decision.policy import Policy
 from signage.sim import VirtualStore
@@ -218,6 +222,31 @@ TAUGHT_PREFIX = "taught_"  # taught_contextual, taught_linucb: a learner's capac
 TAUGHT = (f"{TAUGHT_PREFIX}contextual", f"{TAUGHT_PREFIX}{ANCHOR}")
 LEARNER_MODULE = "decision/policies/contextual.py"  # inside `signage`; only these runs use it:
 LEARNER_RUNS = ("contextual", CEILING, f"{TAUGHT_PREFIX}contextual")
+VARIANT_PREFIX = "contextual:"  # contextual:steady_settle_to=0.03,average_rate=0.001: the learner, other settings
+
+
+def variant_settings(policy: str) -> dict[str, float | None]:
+    """The `ContextualPolicy` keyword arguments a variant's name sets (`contextual:name=value,...`; a value is a
+    number or `none`); empty for any other policy. Raises ValueError on a name the learner does not take or a value
+    that is not a number."""
+    if not policy.startswith(VARIANT_PREFIX):
+        return {}
+    taken = set(inspect.signature(ContextualPolicy).parameters) - {"seed"}
+    settings: dict[str, float | None] = {}
+    for pair in policy.removeprefix(VARIANT_PREFIX).split(","):
+        name, equals, value = pair.partition("=")
+        if not equals or name not in taken:
+            raise ValueError(f"{policy}: {pair!r} is not name=value with a setting of ContextualPolicy")
+        try:
+            settings[name] = None if value.lower() == "none" else float(value)
+        except ValueError:
+            raise ValueError(f"{policy}: {name} must be a number or none, got {value!r}") from None
+    return settings
+
+
+def uses_learner(policy: str) -> bool:
+    """Whether a run of `policy` runs the learner's module (its kept runs go stale when the learner changes)."""
+    return policy in LEARNER_RUNS or policy.startswith(VARIANT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -468,6 +497,13 @@ def run_one(
             return TaughtPolicy(learner, store)
 
         return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s, make_policy=taught)
+    if policy.startswith(VARIANT_PREFIX):
+        settings = variant_settings(policy)
+
+        def variant(store: VirtualStore) -> Policy:
+            return build_policy("contextual", items=pool.rotation, config=config.decision, seed=seed, settings=settings)
+
+        return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s, make_policy=variant)
     if policy != CEILING:
         return simulate(config, pool, policy=policy, days=days, seed=seed, tick_s=tick_s)
     recorder = _Recorder(seed=seed + CEILING_SEED_OFFSET)
@@ -512,10 +548,19 @@ def run_digest(policy: str) -> str:
     build the scenarios and run the policies (not how results are summed up or printed)."""
     package = Path(__file__).parents[1] / "signage"
     paths = sorted(package.rglob("*.py"))
-    if policy not in LEARNER_RUNS:
+    if not uses_learner(policy):
         paths = [path for path in paths if path.relative_to(package).as_posix() != LEARNER_MODULE]
     sources = [path.read_text() for path in paths]
-    definitions = (Scenario, scenario_items, scenario_config, _Recorder, FrozenContextual, TaughtPolicy, fit_ceiling)
+    definitions = (
+        Scenario,
+        scenario_items,
+        scenario_config,
+        _Recorder,
+        FrozenContextual,
+        TaughtPolicy,
+        fit_ceiling,
+        variant_settings,
+    )
     sources += [inspect.getsource(definition) for definition in (*definitions, run_one)]
     sources.append(repr((SCENARIOS, CATEGORIES, CEILING_SEED_OFFSET)))
     return source_digest(sources)
@@ -667,7 +712,8 @@ def _micro_once(policy_name: str, *, items: int, steps: int) -> dict[str, float]
         )
         for i in range(items)
     )
-    policy = build_policy(policy_name, items=pool, seed=1)
+    settings = variant_settings(policy_name)
+    policy = build_policy("contextual" if settings else policy_name, items=pool, seed=1, settings=settings)
     rng = random.Random(2)
     now = datetime(2026, 3, 3, 12, tzinfo=UTC)
     times = []
@@ -838,8 +884,9 @@ def summarise(
 
 def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     print(f"\n{title}")
+    width = max(12, *(len(row["policy"]) for row in rows))  # a learner variant's name carries its settings
     header = (
-        f"{'policy':12s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
+        f"{'policy':{width}s} {'hold':>6s} {'notice':>7s} {'att/vw s':>9s} {'att xRR':>8s} {'hold xRR':>9s} "
         f"{'%oracle':>8s} {'late%':>6s} {'dec->70%':>9s} {'dec->80%':>9s} {'dec->90%':>9s} {'ppl->70%':>9s} "
         f"{'rew->70%':>9s} "
         f"{'held70%':>8s} {'held80%':>8s} "
@@ -850,7 +897,7 @@ def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         m = row["micro_50_items"] or {"p50_us": 0.0, "p99_us": 0.0}
         print(
-            f"{row['policy']:12s} {row['hold_rate']:6.1%} {row['notice_rate']:7.1%} "
+            f"{row['policy']:{width}s} {row['hold_rate']:6.1%} {row['notice_rate']:7.1%} "
             f"{row['attention_per_viewer_s']:9.2f} {row['attention_vs_round_robin']:8.2f} "
             f"{row['hold_vs_round_robin']:9.2f} {row['pct_of_oracle']:8.1f} {row['pct_of_oracle_late']:6.1f} "
             f"{fmt(row['decisions_to_70pct']):>9s} "
@@ -884,6 +931,11 @@ def main() -> None:
         "--no-cache", action="store_true", help=f"run everything again (default: reuse finished runs in {RUNS.name}/)"
     )
     args = parser.parse_args()
+    for name in args.policies:
+        try:
+            variant_settings(name)
+        except ValueError as exc:
+            parser.error(str(exc))
     policies = [p for p in args.policies if p != "oracle"] + ["oracle"]
     if "round_robin" not in policies:
         policies.insert(0, "round_robin")
@@ -933,7 +985,7 @@ def main() -> None:
         for key, future in futures.items():
             runs[key] = future.result()
     elapsed = time.perf_counter() - started
-    timings = {name: micro(name) for name in policies if name not in ("oracle", CEILING, TYPICAL, *TAUGHT)}
+    timings = {name: micro(name) for name in policies if name in POLICY_NAMES or name.startswith(VARIANT_PREFIX)}
     print(
         f"policies on the virtual store: {args.days:g} days from the store's opening ({OPENING_LOCAL_TIME} local) x "
         f"seeds {args.seeds}, tick {args.tick_s or 'sim.tick_s'} s, {elapsed:.0f} s wall; decisions until x% of the "

@@ -155,6 +155,27 @@ def test_the_run_digest_ignores_docs_but_not_code(bench: ModuleType) -> None:
     assert bench.run_digest("linucb") == bench.run_digest("oracle") != learner  # a changed learner keeps their runs
 
 
+def test_a_learner_variant_runs_with_its_own_settings(bench: ModuleType) -> None:
+    """`contextual:name=value,...` is the learner with other constructor settings, run on the same streams as the
+    rest (development comparisons from the command line); a setting it does not take is refused up front."""
+    policy = "contextual:steady_settle_to=none,average_rate=0.001"
+    assert bench.variant_settings(policy) == {"steady_settle_to": None, "average_rate": 0.001}
+    assert bench.variant_settings("contextual") == {} and bench.uses_learner(policy)
+    assert bench.run_digest(policy) == bench.run_digest("contextual")
+    for wrong in ("contextual:steady=0.1", "contextual:average_rate", "contextual:average_rate=fast"):
+        with pytest.raises(ValueError, match="contextual:"):
+            bench.variant_settings(wrong)
+    with pytest.raises(ValueError, match="only the contextual learner"):
+        build_policy("linucb", items=(), settings={"average_rate": 0.001})
+    learner = build_policy("contextual", items=(), settings=bench.variant_settings(policy))
+    assert len(learner._memories) == 1 and learner._quick.average_rate == 0.001
+    scenario = bench.Scenario("t", "tiny", 4, 0.2)
+    variant = bench.run_one(scenario, policy, 3, 0.05, 0.2)
+    plain = bench.run_one(scenario, "contextual", 3, 0.05, 0.2)
+    assert variant.policy == policy and variant.decisions > 0
+    assert variant.passers_by == plain.passers_by  # the same shoppers pass whatever is shown
+
+
 def test_kept_only_reports_the_seeds_whose_runs_are_all_kept(
     bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from signage.config.decision import DecisionConfig
 from signage.decision.policies.contextual import ContextualPolicy
@@ -27,12 +28,21 @@ POLICY_NAMES: tuple[str, ...] = ("round_robin", "random", "demographic", "contex
 
 
 def build_policy(
-    name: str, *, items: Sequence[ContentItem], config: DecisionConfig | None = None, seed: int | None = None
+    name: str,
+    *,
+    items: Sequence[ContentItem],
+    config: DecisionConfig | None = None,
+    seed: int | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Policy:
     """The policy called `name` for a pool, with the learner's settings from `config` (defaults if None).
 
-    `seed` overrides `config.learner_seed` (simulations run each seed of the store with its own policy seed)."""
+    `seed` overrides `config.learner_seed` (simulations run each seed of the store with its own policy seed).
+    `settings` are further keyword arguments of `ContextualPolicy` (benchmark variants of the learner, e.g.
+    `steady_settle_to`); only the contextual learner takes them."""
     config = config or DecisionConfig()
+    if settings and name != "contextual":
+        raise ValueError(f"only the contextual learner takes settings, not {name!r}")
     seed = config.learner_seed if seed is None else seed
     if name == "round_robin":
         return RoundRobinPolicy(order=[item.item_id for item in items])
@@ -50,6 +60,7 @@ def build_policy(
             epsilon=config.learner_epsilon,
             reward_scale_s=config.learner_reward_scale_s,
             seed=seed,
+            **(settings or {}),
         )
         if isinstance(policy, ContextualPolicy):
             policy.empty_temperature = config.learner_empty_temperature  # only this one has an empty-aisle context
