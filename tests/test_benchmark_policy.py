@@ -169,6 +169,8 @@ def test_a_learner_variant_runs_with_its_own_settings(bench: ModuleType) -> None
         build_policy("linucb", items=(), settings={"average_rate": 0.001})
     learner = build_policy("contextual", items=(), settings=bench.variant_settings(policy))
     assert len(learner._memories) == 1 and learner._quick.average_rate == 0.001
+    over_config = build_policy("contextual", items=(), settings={"learning_rate": 0.05, "empty_temperature": 0.5})
+    assert (over_config.learning_rate, over_config.empty_temperature) == (0.05, 0.5)  # a variant's settings win
     scenario = bench.Scenario("t", "tiny", 4, 0.2)
     variant = bench.run_one(scenario, policy, 3, 0.05, 0.2)
     plain = bench.run_one(scenario, "contextual", 3, 0.05, 0.2)

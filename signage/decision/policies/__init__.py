@@ -53,18 +53,18 @@ def build_policy(
     if name == "linucb":
         return LinUCBPolicy(reward_scale_s=config.learner_reward_scale_s, seed=seed)
     if name in ("contextual", "river_linear"):
-        kind = ContextualPolicy if name == "contextual" else RiverLinearPolicy
-        policy = kind(
-            learning_rate=config.learner_learning_rate,
-            temperature=config.learner_temperature,
-            epsilon=config.learner_epsilon,
-            reward_scale_s=config.learner_reward_scale_s,
-            seed=seed,
-            **(settings or {}),
-        )
-        if isinstance(policy, ContextualPolicy):
-            policy.empty_temperature = config.learner_empty_temperature  # only this one has an empty-aisle context
-        return policy
+        arguments: dict[str, Any] = {
+            "learning_rate": config.learner_learning_rate,
+            "temperature": config.learner_temperature,
+            "epsilon": config.learner_epsilon,
+            "reward_scale_s": config.learner_reward_scale_s,
+            "seed": seed,
+        }
+        if name == "river_linear":
+            return RiverLinearPolicy(**arguments)
+        # Only this one has an empty-aisle context; a benchmark variant's settings go over the config's.
+        arguments["empty_temperature"] = config.learner_empty_temperature
+        return ContextualPolicy(**(arguments | dict(settings or {})))
     raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICY_NAMES)}")
 
 
