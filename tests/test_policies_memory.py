@@ -260,8 +260,8 @@ def wear_items() -> tuple[ContentItem, ...]:
 
 def test_wear_crossed_with_the_items_features_learns_that_a_loved_item_loses_more() -> None:
     """Wear takes a share of the appeal, so a loved item a viewer has seen loses 5 where an ordinary one loses 2.75.
-    One shared `ctx:seen` weight learns the mean loss (about 3.1) and keeps showing the seen loved item (predicted
-    about 6.9 against 5.5); crossed with the item's features (`seen×<name>`) the learner knows it now earns 5 and shows
+    One shared `ctx:seen` weight learns a mean loss (about 3.5 here) and keeps showing the seen loved item (predicted
+    about 6.5 against 5.5); crossed with the item's features (`seen×<name>`) the learner knows it now earns 5 and shows
     an ordinary item instead, while a viewer who saw an ordinary item still gets the loved one."""
     items = wear_items()
     base = {"age_adult": 1.0, "gender_female": 1.0}
