@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from signage.config import Config, parse_config
-from signage.perception.clips import composed_clip, iou_matrix, load_sources, match_count
+from signage.perception.clips import composed_clip, load_sources, match_count
 from signage.perception.faces import YuNetDetector, nms
 from signage.perception.head_pose import (
     CANONICAL,
@@ -23,6 +23,7 @@ from signage.perception.head_pose import (
 )
 from signage.perception.models import ModelError, ModelStore, default_models_dir
 from signage.perception.pipeline import FaceAnalysis, FacePipeline
+from signage.tracking.geometry import iou
 from signage.types import Frame
 
 DATA = Path(__file__).parent / "data"
@@ -51,8 +52,8 @@ def test_every_labelled_face_found_with_iou_at_least_0_7(models: ModelStore, nam
     found = detector.detect(frame_of(cv2.imread(str(DATA / name))))
     truth = np.array([face["box"] for face in LABELS[name]["faces"]], np.float32)
     assert len(found) == len(truth), f"{name}: {len(found)} faces for {len(truth)} labelled"
-    iou = iou_matrix(truth, found.boxes)
-    assert iou.max(axis=1).min() >= 0.7, f"{name}: IoU {iou.round(3).tolist()}"
+    overlap = iou(truth, found.boxes)
+    assert overlap.max(axis=1).min() >= 0.7, f"{name}: IoU {overlap.round(3).tolist()}"
     # the five points land near the labelled ones (within 15% of the face height)
     points = np.array(LABELS[name]["faces"][0]["points"], np.float32)
     error = np.linalg.norm(found.landmarks[0] - points, axis=1).max()

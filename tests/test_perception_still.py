@@ -12,13 +12,13 @@ from signage.config import Config
 from signage.perception.clips import (
     FaceSource,
     composed_clip,
-    iou_matrix,
     load_sources,
     match_count,
     paste_face,
     smooth_background,
 )
 from signage.perception.scheduler import PerceptionScheduler, still_change
+from signage.tracking.geometry import iou
 from signage.types import Frame
 
 DATA = Path(__file__).parent / "data"
@@ -52,7 +52,7 @@ def test_slow_faces_skip_most_detections_and_keep_the_boxes_of_detecting_every_f
         for name, scheduler in (("every", every), ("still", still)):
             result = scheduler.analyze(clip_frame.frame)
             assert match_count(clip_frame.truth, result.detections.boxes, 0.5) == 3 == len(result), name
-            ious[name] += iou_matrix(clip_frame.truth, result.detections.boxes).max(axis=1).tolist()
+            ious[name] += iou(clip_frame.truth, result.detections.boxes).max(axis=1).tolist()
             if name == "still":
                 run = 0 if detected(result.timings_ms) else run + 1
                 longest = max(longest, run)

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from signage.tracking.geometry import greedy_matches
 from signage.types import Frame
 
 PATCH_SCALE = 1.3  # the pasted patch around the face box, so the detector sees some head and hair
@@ -172,32 +173,9 @@ def composed_clip(
             index += 1
 
 
-def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    """(len(a), len(b)) intersection over union of x1, y1, x2, y2 boxes."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    result: npt.NDArray[np.float64] = inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-    return result
-
-
 def match_count(truth: npt.NDArray[np.float32], found: npt.NDArray[np.float32], min_iou: float) -> int:
     """Greedy one-to-one matches at IoU >= min_iou (best pairs first)."""
-    if len(truth) == 0 or len(found) == 0:
-        return 0
-    iou = iou_matrix(truth, found)
-    matched = 0
-    while True:
-        i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
-        if iou[i, j] < min_iou:
-            return matched
-        matched += 1
-        iou[i, :] = -1
-        iou[:, j] = -1
+    return len(greedy_matches(truth, found, min_iou))
 
 
 # -- scripted clips: people who walk by, stop, turn away, leave and come back ------------------------------------

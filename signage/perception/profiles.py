@@ -22,7 +22,7 @@ import numpy as np
 from signage.config import Config
 from signage.perception.attributes import AttributeEstimator, FaceAttributes
 from signage.perception.reid import Embedder, FaceEmbedder, ReidMemory
-from signage.tracking.geometry import body_from_face, containment, head_regions
+from signage.tracking.geometry import body_from_face, containment, head_regions, iou
 from signage.types import Attributes, FaceDetections, Frame, Tracks
 
 
@@ -33,20 +33,6 @@ class _Profile:
     returning: bool
     refreshed_t: float
     mood_t: float  # when the mood was last measured (a full profile or a reaction refresh)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one box (4,) against many (N, 4)."""
-    x1 = np.maximum(a[0], b[:, 0])
-    y1 = np.maximum(a[1], b[:, 1])
-    x2 = np.minimum(a[2], b[:, 2])
-    y2 = np.minimum(a[3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a + area_b - inter
-    result: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
-    return result
 
 
 class TrackProfiler:
@@ -204,7 +190,7 @@ class TrackProfiler:
             if len(found) >= limit:
                 break
             box = tracks.boxes[i].astype(np.float64)
-            overlap = np.maximum(_iou(box, face_boxes), _iou(box, implied_bodies))
+            overlap = np.maximum(iou(box[None], face_boxes)[0], iou(box[None], implied_bodies)[0])
             overlap = np.maximum(overlap, containment(face_boxes, head_regions(box[None]))[:, 0])
             best = int(np.argmax(overlap))
             if overlap[best] >= self._min_iou:

@@ -54,6 +54,7 @@ from signage.perception.iris import IrisLandmarker
 from signage.perception.landmarks import FaceLandmarker
 from signage.perception.models import ModelStore, resolve_models_dir
 from signage.perception.pipeline import Detector, FaceAnalysis, IrisLocator, Landmarker, model_names
+from signage.tracking.geometry import greedy_matches
 from signage.types import FaceDetections, FloatArray, Frame
 
 MATCH_MIN_IOU = 0.3
@@ -123,31 +124,9 @@ def _new_face(box: FloatArray, points: FloatArray, score: float, t_mono: float) 
     )
 
 
-def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    result: npt.NDArray[np.float64] = inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-    return result
-
-
 def match_boxes(followed: npt.NDArray[np.float32], found: npt.NDArray[np.float32]) -> dict[int, int]:
     """Greedy one-to-one matches, best IoU first, at IoU >= MATCH_MIN_IOU: {found index: followed index}."""
-    if len(followed) == 0 or len(found) == 0:
-        return {}
-    iou = _iou(followed, found)
-    matches: dict[int, int] = {}
-    while True:
-        i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
-        if iou[i, j] < MATCH_MIN_IOU:
-            return matches
-        matches[int(j)] = int(i)
-        iou[i, :] = -1
-        iou[:, j] = -1
+    return {j: i for i, j in greedy_matches(followed, found, MATCH_MIN_IOU)}
 
 
 def mesh_box(mesh: npt.NDArray[np.float32]) -> FloatArray:

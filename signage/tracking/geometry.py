@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 Boxes = npt.NDArray[np.float64]
+AnyBoxes = npt.NDArray[np.floating[Any]]  # float32 from a detector, float64 from the tracker
 
 # Proportions of an adult seen from the front: a face box is about a third of the shoulder width and an eighth
 # of the standing height; the head starts a quarter of a face above the face box.
@@ -15,8 +18,8 @@ HEAD_ABOVE_FACE = 0.25
 HEAD_SHARE_OF_BODY = 0.3  # the top share of a body box where its face is looked for
 
 
-def iou(a: Boxes, b: Boxes) -> Boxes:
-    """Pairwise intersection over union, (len(a), len(b))."""
+def iou(a: AnyBoxes, b: AnyBoxes) -> Boxes:
+    """Pairwise intersection over union of x1, y1, x2, y2 boxes, (len(a), len(b)); 0 where a box has no area."""
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     x1 = np.maximum(a[:, None, 0], b[None, :, 0])
@@ -29,6 +32,21 @@ def iou(a: Boxes, b: Boxes) -> Boxes:
     union = area_a[:, None] + area_b[None, :] - inter
     result: Boxes = np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
     return result
+
+
+def greedy_matches(a: AnyBoxes, b: AnyBoxes, min_iou: float) -> list[tuple[int, int]]:
+    """One-to-one pairs (index in a, index in b), the best IoU first, down to `min_iou`."""
+    if len(a) == 0 or len(b) == 0:
+        return []
+    overlap = iou(a, b)
+    pairs: list[tuple[int, int]] = []
+    while True:
+        i, j = np.unravel_index(int(np.argmax(overlap)), overlap.shape)
+        if overlap[i, j] < min_iou:
+            return pairs
+        pairs.append((int(i), int(j)))
+        overlap[i, :] = -1
+        overlap[:, j] = -1
 
 
 def containment(inner: Boxes, outer: Boxes) -> Boxes:
