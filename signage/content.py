@@ -233,7 +233,9 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PoolError(path, ["manifest file not found"]) from None
+        where = "" if path.is_absolute() else f" (a relative path is read from the folder you run in: {Path.cwd()})"
+        hint = "; set [content] pool in a config file (--config), or run where content/ is"
+        raise PoolError(path, [f"manifest file not found{where}{hint}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PoolError(path, [f"cannot read the manifest: {exc}"]) from None
     try:
