@@ -46,8 +46,8 @@ docs/learner.md: read it before changing the learner.
 
 Cost: select is one (|x| × |z|) matrix-vector product and one (k × |z|) product; learn is, per memory, one outer
 product of two short vectors, one short prediction and one pass over W for the average. Measured in
-`benchmarks/policy.py`. Still open: a lead over LinUCB that lasts with 12 items (the two are level after a week) and
-a wider one with 30 items and wear-off (+4.7 points over 30 days, the target is +10).
+`benchmarks/policy.py`. Still open: a lead over LinUCB that lasts (with 12 items and on `30p` the two are level over
+the last days of a month) and a wider one with 30 items and wear-off (+4.8 points over 30 days, the target is +10).
 """
 
 from __future__ import annotations
