@@ -123,6 +123,11 @@ def test_decider_never_returns_an_ineligible_item_and_falls_back() -> None:
         Decider(RoundRobinPolicy(order=["a"]), ITEMS, timezone="UTC", fallback_item="zzz")
     with pytest.raises(ValueError, match="empty"):
         Decider(RoundRobinPolicy(order=["a"]), (), timezone="UTC", fallback_item=None)
+    # No fallback configured: the first safe item is the fallback, and a pool with none is refused, not shown.
+    unset = Decider(RoundRobinPolicy(order=["wine"]), pool, timezone="UTC", fallback_item=None)
+    assert unset.fallback.item_id == "water"
+    with pytest.raises(ValueError, match="no item of the content pool is safe"):
+        Decider(RoundRobinPolicy(order=["wine"]), pool[:2], timezone="UTC", fallback_item=None)
 
 
 def test_decider_rejects_a_policy_that_breaks_the_rules() -> None:

@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import random
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from signage.cli import main
 from signage.config import StoreConfig
 from signage.decision.evaluate import (
     Evaluation,
+    EvaluationError,
     LoggedDecision,
     UniformTarget,
     evaluate,
@@ -181,6 +183,42 @@ def test_rewards_are_summed_per_decision_from_the_exposures(logged_db: Path) -> 
         assert logged.reward == pytest.approx(sum(rewards))
 
 
+def test_decisions_come_in_session_order_though_each_session_restarts_its_clock(tmp_path: Path) -> None:
+    """The monotonic clock starts again in every session (a restart, a reboot): a replayed policy must still see
+    the first session's decisions before the second's, never the future."""
+    path = tmp_path / "signage.db"
+    store = StoreWriter(StoreConfig(), path=path).start()
+    context, eligible, chosen, propensity, _ = synthetic_logs(5, 1)[0]
+    expected = []
+    for day, session_name in enumerate(("first", "second")):
+        started = T0 + timedelta(days=day)
+        session = SessionRecord(new_id(), "screen-1", started, 0.0, "simulate", "test", "x", started, 0.0)
+        store.write(session)
+        for k in range(3):  # t_mono 0, 10, 20 in both sessions
+            decision_id = f"{session_name}-{k}"
+            expected.append(decision_id)
+            store.write(
+                DecisionRecord(
+                    decision_id=decision_id,
+                    session_id=session.session_id,
+                    t_utc=started + timedelta(seconds=10 * k),
+                    t_mono=10.0 * k,
+                    context=context.to_json(),
+                    eligible=eligible,
+                    item_id=chosen,
+                    propensity=propensity,
+                    policy="logging_softmax",
+                    policy_version="1",
+                    reason="test",
+                    arm="learner",
+                    trigger="item_end",
+                )
+            )
+    assert store.flush(timeout=30.0)
+    assert store.close()
+    assert [logged.decision_id for logged in load_logged_decisions(path)] == expected
+
+
 @pytest.mark.parametrize("target", [AdultsGetA(), UniformTarget()], ids=["deterministic", "uniform"])
 def test_estimates_of_a_known_policy_cover_its_simulated_truth(logged_db: Path, target: AdultsGetA) -> None:
     truth = simulated_truth(target.name)
@@ -219,6 +257,17 @@ def test_evaluate_command_prints_estimates(logged_db: Path, capsys: pytest.Captu
     data = json.loads(capsys.readouterr().out)
     assert data["policy"] == "random" and data["decisions"] == 4000
     assert data["dr"]["low"] <= simulated_truth(UniformTarget.name) <= data["dr"]["high"]
+
+
+def test_a_logged_propensity_of_zero_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "signage.db"
+    write_database(path, seed=3, n=5)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE decisions SET propensity = 0 WHERE rowid = (SELECT MIN(rowid) FROM decisions)")
+    with pytest.raises(EvaluationError, match=r"propensity 0 is outside \(0, 1\]"):
+        load_logged_decisions(path)
+    assert main(["evaluate", "--db", str(path), "--policy", "random"]) == 2
+    assert "propensity 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,23 @@ def test_flight_dates_are_local_dates(t_utc: str, allowed: bool) -> None:
     assert ("coffee" in eligible_ids(rule_set, ctx(utc(t_utc)))) == allowed
 
 
+@pytest.mark.parametrize(
+    ("dates", "t_utc", "allowed"),
+    [
+        ({"end_date": "2026-03-06"}, "2026-03-07T00:30:00", True),  # Sat 01:30: Friday's window, in the flight
+        ({"end_date": "2026-03-06"}, "2026-03-13T21:30:00", False),  # the next Friday's window: after the flight
+        ({"start_date": "2026-03-07"}, "2026-03-07T00:30:00", False),  # Sat 01:30: Friday's, before the flight
+        ({"start_date": "2026-03-07"}, "2026-03-13T21:30:00", True),
+    ],
+)
+def test_a_window_after_midnight_keeps_the_dates_of_the_day_it_started(
+    dates: dict[str, str], t_utc: str, allowed: bool
+) -> None:
+    late = {"days": ["fri"], "start": "22:00", "end": "02:00"}
+    rule_set = rules(dayparts={"late": [late]}, items={"coffee": {"dayparts": ["late"], **dates}})
+    assert ("coffee" in eligible_ids(rule_set, ctx(utc(t_utc)))) == allowed
+
+
 # -- caps --------------------------------------------------------------------------------------------------------
 def test_hourly_cap_is_a_rolling_hour_and_covers_an_advertiser() -> None:
     rule_set = rules(items={"coffee": {"max_plays_per_hour": 2}}, advertisers={"Market": {"max_plays_per_hour": 3}})
@@ -246,6 +263,12 @@ def test_rules_config_errors_name_the_key(data: dict[str, Any], key: str, reason
         parse_config({"rules": data})
     problems = [str(p) for p in info.value.problems]
     assert len(problems) == 1 and problems[0].startswith(key) and reason in problems[0], problems
+
+
+def test_min_shares_that_add_up_to_exactly_the_whole_screen_are_taken() -> None:
+    shares = {"a": 0.05, "b": 0.55, "c": 0.3, "d": 0.1}  # 1.0000000000000002 when summed in floats
+    config = parse_config({"rules": {"advertisers": {k: {"min_share": v} for k, v in shares.items()}}})
+    assert config.rules.advertisers is not None and len(config.rules.advertisers) == 4
 
 
 def test_rules_config_round_trips_from_toml_values() -> None:

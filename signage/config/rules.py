@@ -149,7 +149,7 @@ class RulesConfig(Section):
             for key, scope in (scopes or {}).items():
                 problems += [f"{kind}.{key}.dayparts: unknown daypart {d!r}" for d in scope.dayparts if d not in known]
                 total_min += scope.min_share or 0.0
-            if total_min > 1.0:
+            if total_min > 1.0 + 1e-9:  # 0.05 + 0.55 + 0.3 + 0.1 is 1.0000000000000002 in floats
                 problems.append(f"{kind}: min_share values add up to {total_min:g}, more than the whole screen")
         if problems:
             raise ValueError("; ".join(problems))

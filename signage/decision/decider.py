@@ -42,7 +42,7 @@ from signage.config.rules import RulesConfig, ScopeRulesConfig
 from signage.decision.context import WearMemory, build_context, viewer_key
 from signage.decision.history import CONTROL, LEARNER, DeliveryHistory, ViewerMemory
 from signage.decision.policy import Policy
-from signage.decision.rules import Eligibility, RuleSet, apply_rules
+from signage.decision.rules import Eligibility, RulesError, RuleSet, apply_rules
 from signage.types import AudienceSnapshot, ContentItem, Context, Decision
 
 __all__ = ["CONTROL", "LEARNER", "Choice", "Decider", "Playlist", "probabilities_by_id", "probability_of"]
@@ -215,7 +215,12 @@ class Decider:
                 and item.category not in compiled.blocked_categories
                 and not any(scope.killed for scope in compiled.scopes_of(item.item_id))
             ]
-            fallback = (safe or list(self._items))[0]
+            if not safe:  # a fallback must be safe for anyone: never a restricted, blocked or killed item
+                raise RulesError(
+                    "no item of the content pool is safe to fall back on (each is restricted, blocked or killed): "
+                    "set decision.fallback_item to an item anyone may see"
+                )
+            fallback = safe[0]
         self._rules = compiled
         self._rules_config = rules
         self._fallback = fallback

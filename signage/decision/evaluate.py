@@ -118,26 +118,40 @@ def load_logged_decisions(db_path: str | Path, *, session_id: str | None = None)
             "SELECT d.id, d.t_utc, d.context, d.eligible, d.item_id, d.propensity, d.arm, d.policy, "
             "COALESCE(e.reward, 0) FROM decisions d LEFT JOIN (SELECT decision_id, SUM(reward) AS reward "
             "FROM exposures WHERE reward IS NOT NULL GROUP BY decision_id) e ON e.decision_id = d.id "
-            f"{where} ORDER BY d.t_mono, d.seq",
+            # Sessions in the order they started, each on its own monotonic clock (it restarts every session).
+            "LEFT JOIN sessions s ON s.id = d.session_id "
+            f"{where} ORDER BY COALESCE(s.started_utc, d.t_utc), d.session_id, d.t_mono, d.seq",
             params,
         ).fetchall()
     except sqlite3.Error as exc:
         raise EvaluationError(f"{path}: not a signage database ({exc})") from None
     finally:
         db.close()
-    return [
-        LoggedDecision(
-            decision_id=row[0],
+    return [_logged_decision(path, row) for row in rows]
+
+
+def _logged_decision(path: Path, row: Sequence[Any]) -> LoggedDecision:
+    """One row of the query above; a row that cannot be evaluated (a propensity outside (0, 1], a context or an
+    eligible set that does not parse) is an error naming the decision, never a silent skip."""
+    try:
+        decision = LoggedDecision(
+            decision_id=str(row[0]),
             context=context_from_json(json.loads(row[2]), parse_iso_utc(row[1])),
             eligible=tuple(json.loads(row[3])),
-            item_id=row[4],
+            item_id=str(row[4]),
             propensity=float(row[5]),
             reward=float(row[8]),
-            arm=row[6],
-            policy=row[7],
+            arm=str(row[6]),
+            policy=str(row[7]),
         )
-        for row in rows
-    ]
+    except (KeyError, TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise EvaluationError(f"{path}: decision {row[0]}: cannot be read ({type(exc).__name__}: {exc})") from None
+    if not 0.0 < decision.propensity <= 1.0:
+        raise EvaluationError(
+            f"{path}: decision {row[0]}: propensity {decision.propensity:g} is outside (0, 1]: "
+            "inverse propensity weights cannot be formed"
+        )
+    return decision
 
 
 def context_vector(context: Context, feature_names: Sequence[str]) -> npt.NDArray[np.float64]:

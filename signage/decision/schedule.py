@@ -4,14 +4,15 @@ An instant is converted to the store's local time first (zoneinfo), then compare
 window means the same local hours on every day, DST or not: on the night clocks spring forward a window of
 02:00-02:30 does not occur at all, and on the night they fall back it occurs twice. A window whose end is at or
 before its start crosses midnight; its after-midnight part belongs to the day it started on (a Friday 22:00-02:00
-window covers Saturday 01:00).
+window covers Saturday 01:00), and so do its dates: a flight that ends on Friday still plays that window until
+02:00 on Saturday, and one that starts on Saturday does not play Friday's window after midnight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from signage.config.rules import WEEKDAYS, WindowConfig, minutes_of
 
@@ -32,13 +33,20 @@ class Window:
         return cls(days=days, start_s=minutes_of(config.start) * 60, end_s=minutes_of(config.end) * 60)
 
     def contains(self, local: datetime) -> bool:
+        return self.started_on(local) is not None
+
+    def started_on(self, local: datetime) -> date | None:
+        """The local date on which the occurrence of this window that contains `local` started; None if none does."""
         second = local.hour * 3600 + local.minute * 60 + local.second
         weekday = local.weekday()
         if self.start_s < self.end_s:
-            return weekday in self.days and self.start_s <= second < self.end_s
+            inside = weekday in self.days and self.start_s <= second < self.end_s
+            return local.date() if inside else None
         if second >= self.start_s:  # the evening part of a window that crosses midnight
-            return weekday in self.days
-        return second < self.end_s and (weekday - 1) % 7 in self.days
+            return local.date() if weekday in self.days else None
+        if second < self.end_s and (weekday - 1) % 7 in self.days:  # its after-midnight part: the day before's
+            return local.date() - timedelta(days=1)
+        return None
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,16 @@ class Schedule:
         return cls(start_date=start_date, end_date=end_date, windows=tuple(windows))
 
     def allows(self, local: datetime) -> bool:
-        """`local` must already be in the store's time zone."""
-        day = local.date()
+        """`local` must already be in the store's time zone. The dates are those of the day a window started on."""
+        if not self.windows:
+            return self._within_dates(local.date())
+        for window in self.windows:
+            started = window.started_on(local)
+            if started is not None and self._within_dates(started):
+                return True
+        return False
+
+    def _within_dates(self, day: date) -> bool:
         if self.start_date is not None and day < self.start_date:
             return False
-        if self.end_date is not None and day > self.end_date:
-            return False
-        return not self.windows or any(window.contains(local) for window in self.windows)
+        return self.end_date is None or day <= self.end_date
