@@ -353,6 +353,7 @@ def _demo(args: argparse.Namespace) -> int:
         config,
         item_rules=pool.item_rules,
         history=history,
+        detail_items=pool.detail_items,
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)

@@ -186,6 +186,15 @@ class ContentPool:
         chosen = tuple(item for item in self.items if item.item_id not in pages)
         return chosen or self.items
 
+    @property
+    def detail_items(self) -> tuple[ContentItem, ...]:
+        """The detail pages outside the rotation: the operator's rules (kill switches, blocked categories,
+        restricted content, schedules) cover them too when a reader opens one."""
+        in_rotation = {item.item_id for item in self.rotation}
+        return tuple(
+            item for item in self.items if item.item_id in self.detail_pages and item.item_id not in in_rotation
+        )
+
     def detail_of(self, item_id: str) -> ContentItem | None:
         """The detail page of an item, if it has one and it is in this pool (a quarantined page is not)."""
         item = self._by_id.get(item_id)

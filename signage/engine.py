@@ -27,6 +27,7 @@ from signage.content import ContentPool
 from signage.content_watch import PoolUpdate, PoolWatcher
 from signage.decision import Decider, build_context
 from signage.decision.context import for_viewer
+from signage.decision.history import RULE
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
@@ -247,7 +248,9 @@ class Engine:
         """Hot reload: decide from the new pool from now on; what is on screen plays out. A pool the rules reject
         (e.g. the fallback item removed) is not taken, and says why."""
         try:
-            self._decider.set_items(update.pool.rotation, item_rules=update.pool.item_rules)
+            self._decider.set_items(
+                update.pool.rotation, item_rules=update.pool.item_rules, detail_items=update.pool.detail_items
+            )
         except ValueError as exc:  # RulesError is a ValueError
             log.error("content: the reloaded pool is not used: %s", exc)
             return
@@ -255,9 +258,12 @@ class Engine:
         log.info("content: pool reloaded (%d items, %d quarantined)", len(update.pool), len(update.quarantined))
 
     def _allowed(self, item: ContentItem) -> bool:
-        """Whether a detail page may open now: the restricted rule holds for interactive content too."""
-        unsafe = self._snapshot.minor_possible or not self._snapshot.camera_ok
-        return not (unsafe and self._decider.rules.is_restricted(item))
+        """Whether a detail page may open now: the operator's rules hold for interactive content too (kill switches,
+        blocked categories, restricted content, schedules)."""
+        refusal = self._decider.detail_refusal(item, self._snapshot)
+        if refusal is not None:
+            log.debug("detail page %s not opened: %s", item.item_id, refusal)
+        return refusal is None
 
     def _open_detail(self, item: ContentItem, reason: str, t: float, utc: datetime) -> None:
         """A viewer reads the item on screen: show its detail page. It is a rule, not the policy's choice: logged with
@@ -276,8 +282,9 @@ class Engine:
             policy="interactive",
             policy_version="1",
             reason=reason,
-            arm="rule",
+            arm=RULE,
             trigger=INTERACTIVE_TRIGGER,
+            learner_eligible=(item.item_id,),
         )
         self._store.write(decision)
         self._queued[decision.decision_id] = _Queued(
@@ -335,6 +342,7 @@ class Engine:
             reason=choice.decision.reason,
             arm=choice.arm,
             trigger=trigger,
+            learner_eligible=choice.learner_eligible or choice.eligible,
         )
         self._contexts[decision.decision_id] = choice.context
         self._own_memory[decision.decision_id] = choice.own_memory

@@ -157,6 +157,10 @@ class DecisionRecord(_Row):
     reason: str
     arm: str  # "learner" or "control"
     trigger: str  # why a decision was needed: "item_end", "interactive", "preempt"
+    # The learner arm's eligible set, whichever arm decided: the set a policy put in the learner's place would have
+    # chosen from (caps and shares are counted per arm, so the control arm's set can differ). Off-policy evaluation
+    # asks the target about this set. None in rows logged before it was recorded.
+    learner_eligible: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         _check_aware(self)
@@ -167,6 +171,8 @@ class DecisionRecord(_Row):
         _dumps(dict(self.context))  # fails early on a context that cannot be logged
         object.__setattr__(self, "context", types.MappingProxyType(dict(self.context)))
         object.__setattr__(self, "eligible", tuple(self.eligible))
+        if self.learner_eligible is not None:
+            object.__setattr__(self, "learner_eligible", tuple(self.learner_eligible))
 
 
 @dataclass(frozen=True)

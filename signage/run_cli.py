@@ -103,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
     )
     # Caps and shares go on from the plays already logged today (a restart must not reset them).
     history = DeliveryHistory.from_store(db_path, timezone=config.screen.timezone, now_utc=clock.utc())
-    decider = Decider.from_config(policy, pool.rotation, config, item_rules=pool.item_rules, history=history)
+    decider = Decider.from_config(
+        policy, pool.rotation, config, item_rules=pool.item_rules, history=history, detail_items=pool.detail_items
+    )
     source = LiveSource(
         camera=open_camera(config.capture),
         analyzer=pipeline,

@@ -262,6 +262,7 @@ def simulate(
         seed=sim_config.seed,
         wear_memory=timedelta(hours=config.decision.learner_wear_memory_h),
         item_rules=pool.item_rules,
+        detail_items=pool.detail_items,
     )
     timed.count_decisions_of(decider)
     with tempfile.TemporaryDirectory(prefix="signage-simulate-") as scratch:

@@ -128,12 +128,15 @@ def test_decisions_are_logged_with_propensity_and_respect_restrictions(
 ) -> None:
     _, _, db = hour
     restricted = {"wine-tasting", "credit-card"}
-    for context, eligible, item, propensity, policy, reason in rows(
+    for context, eligible, learner_eligible, item, propensity, policy, reason in rows(
         db,
-        "SELECT context, eligible, item_id, propensity, policy, reason FROM decisions WHERE trigger != 'interactive'",
+        "SELECT context, eligible, learner_eligible, item_id, propensity, policy, reason FROM decisions "
+        "WHERE trigger != 'interactive'",
     ):
         ctx, allowed = json.loads(str(context)), json.loads(str(eligible))
         assert item in allowed and 0 < float(propensity) <= 1 and policy == "round_robin" and reason  # type: ignore[arg-type]
+        # The playlist is the whole policy here: the set a replacing policy would face is its own.
+        assert json.loads(str(learner_eligible)) == allowed
         if ctx["minor_possible"]:
             assert item not in restricted and not restricted & set(allowed)
 

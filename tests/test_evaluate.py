@@ -284,3 +284,71 @@ def test_evaluate_command_errors(
         argv = ["--db", str(logged_db), *argv]
     assert main(["evaluate", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_target_is_asked_about_the_learner_arms_set_when_the_arms_sets_differ() -> None:
+    """Caps are counted per arm: here the control arm has used its part of the hourly caps of items a and c, so a
+    control-arm decision's own set lacks them while the learner's has them. With every reward 1, any policy is worth
+    exactly 1; asking the target about the drawn arm's set biases IPS (by about +0.16 here), asking about the
+    learner arm's (`learner_eligible`) does not."""
+    from signage.config.rules import RulesConfig, ScopeRulesConfig
+    from signage.decision import Decider
+    from signage.decision.policies.uniform import RandomPolicy
+    from signage.types import AgeBand, Attributes, AudienceSnapshot, Direction, Viewer, ViewerStatus
+
+    items = [_item("a"), _item("b"), _item("c"), _item("fallback")]
+    capped = {name: ScopeRulesConfig(max_plays_per_hour=3) for name in ("a", "c")}
+    rules = RulesConfig(control_share=0.3, exploration_floor=0.2, items=capped)
+    adult = Viewer("v", 1, ViewerStatus.WATCHER, 0.0, 1.0, 1.0, 1.0, True, 1.0, Attributes(age_band=AgeBand.ADULT),
+                   False, Direction.UNKNOWN, 1, False, True)  # fmt: skip
+    by_drawn_arm, by_learner_arm = [], []
+    for k in range(5_000):
+        decider = Decider(RandomPolicy(seed=k + 100_003), items, timezone="UTC", fallback_item="fallback", rules=rules,
+                          seed=k)  # fmt: skip
+        for name in capped:
+            decider.history.started(name, T0 - timedelta(minutes=5), arm="control")
+        choice = decider.decide(AudienceSnapshot(0.0, T0, (adult,), True))
+        assert choice.decision.item_id in choice.eligible and "a" in choice.learner_eligible
+        decision = choice.decision
+        by_drawn_arm.append(LoggedDecision(str(k), choice.context, choice.eligible, decision.item_id,
+                                           decision.propensity, 1.0, choice.arm, "random"))  # fmt: skip
+        by_learner_arm.append(LoggedDecision(str(k), choice.context, choice.learner_eligible, decision.item_id,
+                                             decision.propensity, 1.0, choice.arm, "random"))  # fmt: skip
+    right = evaluate(by_learner_arm, UniformTarget(), items=items)  # standard error of IPS here: about 0.007
+    assert abs(right.ips.value - 1.0) < 0.03 and abs(right.dr.value - 1.0) < 0.03, (right.ips, right.dr)
+    wrong = evaluate(by_drawn_arm, UniformTarget(), items=items)
+    assert wrong.ips.value > 1.1, wrong.ips
+
+
+def test_a_replayed_learner_learns_as_the_engines_does(tmp_path: Path) -> None:
+    """Replayed over the logs (`PolicyTarget`), a learner learns each exposure's own reward after being asked about
+    its decision, nothing from a decision nobody saw and nothing from a detail page a reader opened."""
+    from signage.decision.evaluate import PolicyTarget
+
+    class Recorder:
+        name = "recorder"
+
+        def __init__(self) -> None:
+            self.learned: list[tuple[str, float]] = []
+
+        def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
+            return [1.0 / len(eligible)] * len(eligible)
+
+        def learn(self, context: Context, item_id: str, reward: float) -> None:
+            self.learned.append((item_id, reward))
+
+    context, eligible, chosen, propensity, _ = synthetic_logs(5, 1)[0]
+    logs = [
+        LoggedDecision("seen", context, eligible, chosen, propensity, 5.0, "learner", "p", exposure_rewards=(2.0, 3.0)),
+        LoggedDecision("unseen", context, eligible, chosen, propensity, 0.0, "control", "p"),
+        LoggedDecision("detail", context, (chosen,), chosen, 1.0, 4.0, "rule", "interactive", exposure_rewards=(4.0,)),
+    ]
+    recorder = Recorder()
+    evaluate(logs, PolicyTarget(recorder))
+    assert recorder.learned == [(chosen, 2.0), (chosen, 3.0)]
+    # From a database: each exposure's reward comes back on its decision.
+    path = tmp_path / "signage.db"
+    write_database(path, seed=11, n=50)
+    loaded = load_logged_decisions(path)
+    for logged, (*_, rewards) in zip(loaded, synthetic_logs(11, 50), strict=True):
+        assert sorted(logged.exposure_rewards) == pytest.approx(sorted(rewards))

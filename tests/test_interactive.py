@@ -11,7 +11,9 @@ import pytest
 
 from signage.audience import AudienceStage
 from signage.config import AudienceConfig
+from signage.config.rules import RulesConfig
 from signage.content import ContentPool
+from signage.decision import Decider, RoundRobinPolicy
 from signage.decision.interactive import (
     DetailMoveKind,
     DetailSession,
@@ -89,6 +91,42 @@ def test_a_page_not_in_the_pool_or_not_allowed_is_not_opened() -> None:
     quarantined = ContentPool(base_dir=Path(), items=(AD, PLAIN))
     assert interactive_detail(reading, AD, quarantined) is None
     assert interactive_detail(reading, AD, POOL, allowed=lambda item: item.item_id != "ad-detail") is None
+
+
+@pytest.mark.parametrize(
+    ("rules", "refusal"),
+    [
+        ({}, None),
+        ({"items": {"ad-detail": {"killed": True}}}, "killed (item ad-detail)"),  # rules may name a detail page
+        ({"advertisers": {"Acme": {"killed": True}}}, "killed (advertiser Acme)"),
+        ({"blocked_categories": ["food"]}, "blocked category food"),
+        ({"screen_killed": True}, "killed (screen)"),
+        (
+            {
+                "dayparts": {"night": [{"start": "22:00", "end": "06:00"}]},
+                "items": {"ad-detail": {"dayparts": ["night"]}},
+            },
+            "schedule: outside the hours of item ad-detail",
+        ),
+    ],
+)
+def test_the_operator_rules_cover_detail_pages(rules: dict[str, object], refusal: str | None) -> None:
+    house = ContentItem("house", "", ContentKind.TEXT, 8.0, "Store", "store", title="Welcome")  # the fallback
+    decider = Decider(
+        RoundRobinPolicy(order=["ad", "plain"]),
+        (*POOL.rotation, house),
+        timezone="UTC",
+        fallback_item="house",
+        rules=RulesConfig.model_validate(rules),
+        detail_items=POOL.detail_items,
+    )
+    assert {item.item_id for item in POOL.detail_items} == {"ad-detail", "wd"}
+    assert decider.detail_refusal(PAGE, snap(1.0, viewer(ViewerStatus.READING))) == refusal
+    with_child = snap(1.0, viewer(ViewerStatus.READING), viewer(ViewerStatus.PRESENT, age=AgeBand.CHILD))
+    restricted = "restricted: a minor may be present or an age is uncertain"
+    assert decider.detail_refusal(WINE_PAGE, with_child) == (
+        "killed (screen)" if "screen_killed" in rules else restricted
+    )
 
 
 def test_session_opens_once_then_returns_when_attention_is_lost() -> None:

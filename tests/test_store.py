@@ -491,10 +491,10 @@ def test_a_version_1_database_migrates_to_the_same_columns_as_a_new_one(tmp_path
     conn.close()
     assert "started_frame" not in _create_table("plays")
     db = open_database(old)
-    assert migrate(db) == [2, 3, 4]
+    assert migrate(db) == [2, 3, 4, 5]
     fresh = open_database(tmp_path / "new.db")
     migrate(fresh)
-    for table in ("plays", "sessions", "exposures", "viewers"):
+    for table in ("plays", "sessions", "exposures", "viewers", "decisions"):
         assert [c.name for c in db[table].columns] == [c.name for c in fresh[table].columns]
     row = db.execute("SELECT item_id, started_frame, fallback FROM plays WHERE id = 'p1'").fetchone()
     assert row == ("a", None, "")

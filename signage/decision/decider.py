@@ -12,12 +12,13 @@ Each decision:
    every min/max share holds on the control slots, on the learner slots, and so on the whole screen;
 4. when nothing is eligible for the drawn arm, shows the configured fallback item: never a black screen.
 
-The logged eligible set is the drawn arm's. The logged propensity is the true probability of the chosen item given
-the context and both arms' eligible sets, over all of that mixing:
-p(x) = c * [playlist's next == x] + (1 - c) * (e / n + (1 - e) * q(x)), with the playlist's next taken among the
-control arm's items (the fallback if none), n and q among the learner's (the fallback if none) and q the policy's
-probability of x. When the policy does not pick x itself, q(x) comes from its `probabilities(context, eligible)`
-if it has one; a policy without it must be deterministic (propensity 1), and is then asked on a copy of itself.
+The logged eligible set is the drawn arm's; the learner arm's is logged beside it (`Choice.learner_eligible`) for
+off-policy evaluation, which asks a target policy about the set it would have faced. The logged propensity is the
+true probability of the chosen item given the context and both arms' eligible sets, over all of that mixing: p(x) =
+c * [playlist's next == x] + (1 - c) * (e / n + (1 - e) * q(x)), with the playlist's next taken among the control
+arm's items (the fallback if none), n and q among the learner's (the fallback if none) and q the policy's
+probability of x. When the policy does not pick x itself, q(x) comes from its `probabilities(context, eligible)` if
+it has one; a policy without it must be deterministic (propensity 1), and is then asked on a copy of itself.
 When the policy *is* the plain playlist, every decision is a control decision and no mixing applies.
 
 The Decider remembers what the rules need from calls the engine makes: `played(...)` when an item leaves the
@@ -42,7 +43,7 @@ from signage.config.rules import RulesConfig, ScopeRulesConfig
 from signage.decision.context import WearMemory, build_context, viewer_key
 from signage.decision.history import CONTROL, LEARNER, DeliveryHistory, ViewerMemory
 from signage.decision.policy import Policy
-from signage.decision.rules import Eligibility, RulesError, RuleSet, apply_rules
+from signage.decision.rules import Eligibility, RulesError, RuleSet, apply_rules, detail_refusal
 from signage.types import AudienceSnapshot, ContentItem, Context, Decision
 
 __all__ = ["CONTROL", "LEARNER", "Choice", "Decider", "Playlist", "probabilities_by_id", "probability_of"]
@@ -93,6 +94,9 @@ class Choice:
     arm: str = LEARNER
     excluded: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     fallback: bool = False
+    # The learner arm's eligible ids (the fallback's when it has none), whichever arm decided: what a policy in the
+    # learner's place would have chosen from; off-policy evaluation asks its target about this set.
+    learner_eligible: tuple[str, ...] = ()
     # Viewer id → what that viewer alone had watched (`item:<id>:...`), for learning each reward per viewer
     # (`signage.decision.context.for_viewer`); never logged: it is keyed by viewer, the context by group.
     own_memory: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: MappingProxyType({}))
@@ -132,6 +136,7 @@ class Decider:
         wear_memory: timedelta = timedelta(hours=12),
         item_rules: Mapping[str, ScopeRulesConfig] | None = None,
         history: DeliveryHistory | None = None,
+        detail_items: Sequence[ContentItem] = (),
     ) -> None:
         if not items:
             raise ValueError("the content pool is empty: nothing to show")
@@ -142,13 +147,16 @@ class Decider:
         if fallback_item is not None and fallback_item not in by_id:
             raise ValueError(f"decision.fallback_item {fallback_item!r} is not in the content pool")
         self._fallback_id = fallback_item
-        self._rng = random.Random(seed)
+        # Its own stream, apart from the policy's even when both are given the same seed: draws shared by the arm,
+        # the floor and the policy would make the logged propensities wrong.
+        self._rng = random.Random(f"decider:{seed}")
         self._playlist = Playlist(order=[item.item_id for item in self._items])
         if history is not None and history.timezone != timezone:
             raise ValueError(f"the delivery history is in {history.timezone}, the screen in {timezone}")
         self._history = history if history is not None else DeliveryHistory(timezone=timezone)
         self._pending: deque[tuple[datetime, str, str]] = deque()  # (decided, item, arm) not yet played
         self._item_rules: Mapping[str, ScopeRulesConfig] = dict(item_rules or {})
+        self._detail_items = tuple(detail_items)  # detail pages outside the rotation: rules may name them
         self._viewer_keys: dict[str, str] = {}  # viewer id -> no-repeat key, for viewers seen in snapshots
         self._memory: ViewerMemory | None = None
         self._wear = WearMemory(ttl=wear_memory)  # what returning viewers watched, for the learner's context
@@ -165,9 +173,11 @@ class Decider:
         *,
         item_rules: Mapping[str, ScopeRulesConfig] | None = None,
         history: DeliveryHistory | None = None,
+        detail_items: Sequence[ContentItem] = (),
     ) -> Decider:
         """The decider the engine runs: the store's time zone, the fallback item and the operator rules, with the
-        pool's own per-item rules (`ContentPool.item_rules`) and the delivery so far (after a restart)."""
+        pool's own per-item rules (`ContentPool.item_rules`), its detail pages (`ContentPool.detail_items`) and
+        the delivery so far (after a restart)."""
         return cls(
             policy,
             items,
@@ -177,33 +187,42 @@ class Decider:
             seed=config.decision.learner_seed,
             item_rules=item_rules,
             history=history,
+            detail_items=detail_items,
         )
 
     # -- what operators change without a restart -----------------------------------------------------------------
     def set_items(
-        self, items: Sequence[ContentItem], *, item_rules: Mapping[str, ScopeRulesConfig] | None = None
+        self,
+        items: Sequence[ContentItem],
+        *,
+        item_rules: Mapping[str, ScopeRulesConfig] | None = None,
+        detail_items: Sequence[ContentItem] = (),
     ) -> None:
-        """A new content pool (hot reload) with its per-item rules (schedules, shares): the rules are compiled
-        against it first; on an error nothing changes. Delivery so far (caps, shares) carries over."""
+        """A new content pool (hot reload) with its per-item rules (schedules, shares) and detail pages: the rules
+        are compiled against it first; on an error nothing changes. Delivery so far (caps, shares) carries over."""
         if not items:
             raise ValueError("the content pool is empty: nothing to show")
-        previous, previous_rules = self._items, self._item_rules
-        self._items = tuple(items)
-        self._item_rules = dict(item_rules or {})
+        previous = self._items, self._item_rules, self._detail_items
+        self._items, self._item_rules, self._detail_items = tuple(items), dict(item_rules or {}), tuple(detail_items)
         if self._fallback_id is not None and self._fallback_id not in {item.item_id for item in self._items}:
-            self._items, self._item_rules = previous, previous_rules
+            self._items, self._item_rules, self._detail_items = previous
             raise ValueError(f"decision.fallback_item {self._fallback_id!r} is not in the new content pool")
         try:
             self.set_rules(self._rules_config)
         except Exception:
-            self._items, self._item_rules = previous, previous_rules
+            self._items, self._item_rules, self._detail_items = previous
             raise
         self._playlist = Playlist(order=[item.item_id for item in self._items])
 
     def set_rules(self, rules: RulesConfig) -> None:
         """Apply new rules (validated against the pool first: on an error the old rules stay)."""
         compiled = RuleSet.compile(
-            rules, self._items, timezone=self._timezone, fallback_item=self._fallback_id, item_rules=self._item_rules
+            rules,
+            self._items,
+            timezone=self._timezone,
+            fallback_item=self._fallback_id,
+            item_rules=self._item_rules,
+            detail_items=self._detail_items,
         )
         if self._fallback_id is not None:
             fallback = next(item for item in self._items if item.item_id == self._fallback_id)
@@ -238,6 +257,11 @@ class Decider:
     @property
     def history(self) -> DeliveryHistory:
         return self._history
+
+    def detail_refusal(self, page: ContentItem, snapshot: AudienceSnapshot) -> str | None:
+        """Why a reader may not get this detail page now (None: they may): the screen kill switch, kill switches,
+        blocked categories, restricted content and schedules, as for the rotation (`rules.detail_refusal`)."""
+        return detail_refusal(page, self._rules, build_context(snapshot, self._timezone))
 
     # -- what the engine reports -------------------------------------------------------------------------------
     def played(self, item_id: str, started_utc: datetime, ended_utc: datetime, *, arm: str | None = None) -> None:
@@ -289,6 +313,12 @@ class Decider:
                 view = self._history.view(name, part)
                 by_arm[name] = apply_rules(self._items, self._rules, context, view, watched)
         choice = self._choose(context, by_arm, arm, control_share, is_playlist)
+        learner = by_arm.get(LEARNER)
+        if learner is None:  # the playlist is the policy: its own set is the one a replacement would face
+            learner_ids = choice.eligible
+        else:
+            learner_ids = tuple(item.item_id for item in learner.eligible) or (self._fallback.item_id,)
+        choice = replace(choice, learner_eligible=learner_ids)
         own = {
             viewer.viewer_id: MappingProxyType(self._wear.features((key,), context.t_utc))
             for viewer, key in zip(snapshot.viewers, keys, strict=True)

@@ -1,7 +1,11 @@
 """Off-policy evaluation: how would another policy have done on the decisions this screen logged?
 
 Each logged decision carries its context, eligible set, chosen item and the true probability with which it was
-chosen (the Decider's propensity, control-arm and exploration mixing included). Its reward is the sum of the
+chosen (the Decider's propensity, control-arm and exploration mixing included). The target is asked about the
+learner arm's eligible set (`decisions.learner_eligible`; the logged `eligible` in older databases): caps and shares
+are counted per arm, so a control-arm decision's own set can differ from the one a policy in the learner's place
+would have faced, and asking about it would bias the estimates. The logged item may then be outside the target's
+set: its weight is 0, as it should be. Its reward is the sum of the
 rewards of the exposures it caused (exposures.decision_id -> decisions.id; 0 when nobody was exposed). For a target
 policy pi that gives a probability to every eligible item:
 
@@ -17,6 +21,7 @@ Intervals are 95% normal intervals from the per-decision terms (delta method for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -31,6 +36,7 @@ import numpy.typing as npt
 
 from signage.clock import parse_iso_utc
 from signage.config.decision import DecisionConfig
+from signage.decision.history import RULE
 from signage.types import ContentItem, ContentKind, Context
 
 Z95 = 1.959963984540054
@@ -44,12 +50,13 @@ class EvaluationError(Exception):
 class LoggedDecision:
     decision_id: str
     context: Context
-    eligible: tuple[str, ...]
+    eligible: tuple[str, ...]  # the set the target is asked about: the learner arm's
     item_id: str
     propensity: float
     reward: float
     arm: str
     policy: str
+    exposure_rewards: tuple[float, ...] = ()  # each exposure's own reward (what the engine's learner learned)
 
 
 class TargetPolicy(Protocol):
@@ -115,19 +122,28 @@ def load_logged_decisions(db_path: str | Path, *, session_id: str | None = None)
     try:
         where, params = ("WHERE d.session_id = ?", (session_id,)) if session_id else ("", ())
         rows = db.execute(
-            "SELECT d.id, d.t_utc, d.context, d.eligible, d.item_id, d.propensity, d.arm, d.policy, "
-            "COALESCE(e.reward, 0) FROM decisions d LEFT JOIN (SELECT decision_id, SUM(reward) AS reward "
-            "FROM exposures WHERE reward IS NOT NULL GROUP BY decision_id) e ON e.decision_id = d.id "
+            "SELECT d.id, d.t_utc, d.context, COALESCE(d.learner_eligible, d.eligible), d.item_id, d.propensity, "
+            "d.arm, d.policy, COALESCE(e.reward, 0) FROM decisions d "
+            "LEFT JOIN (SELECT decision_id, SUM(reward) AS reward FROM exposures WHERE reward IS NOT NULL "
+            "GROUP BY decision_id) e ON e.decision_id = d.id "
             # Sessions in the order they started, each on its own monotonic clock (it restarts every session).
             "LEFT JOIN sessions s ON s.id = d.session_id "
             f"{where} ORDER BY COALESCE(s.started_utc, d.t_utc), d.session_id, d.t_mono, d.seq",
             params,
         ).fetchall()
+        per_exposure: dict[str, list[float]] = {}
+        for decision_id, reward in db.execute(
+            "SELECT decision_id, reward FROM exposures WHERE reward IS NOT NULL ORDER BY seq"
+        ).fetchall():
+            per_exposure.setdefault(str(decision_id), []).append(float(reward))
     except sqlite3.Error as exc:
         raise EvaluationError(f"{path}: not a signage database ({exc})") from None
     finally:
         db.close()
-    return [_logged_decision(path, row) for row in rows]
+    return [
+        dataclasses.replace(decision, exposure_rewards=tuple(per_exposure.get(decision.decision_id, ())))
+        for decision in (_logged_decision(path, row) for row in rows)
+    ]
 
 
 def _logged_decision(path: Path, row: Sequence[Any]) -> LoggedDecision:
@@ -219,8 +235,11 @@ def evaluate(
         eligible = [by_id.get(i) or _placeholder(i) for i in d.eligible]
         targets.append(target.probabilities(d.context, eligible))
         observe = getattr(target, "observe", None)
-        if observe is not None:  # a replayed learner learns from the past of each decision only
-            observe(d.context, d.item_id, d.reward)
+        if observe is not None and d.arm != RULE:
+            # A replayed learner learns from the past of each decision only, and as the engine's does: from each
+            # exposure's reward (a decision nobody saw teaches nothing), never from a detail page a reader opened.
+            for reward in d.exposure_rewards:
+                observe(d.context, d.item_id, reward)
     weights = np.array([targets[k].get(d.item_id, 0.0) / d.propensity for k, d in enumerate(logs)])
 
     # Doubly robust with cross-fitting: each fold's reward model is fitted on the other folds only.

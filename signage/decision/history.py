@@ -28,6 +28,7 @@ from signage.clock import iso_utc, parse_iso_utc
 HOUR = timedelta(hours=1)
 CONTROL = "control"
 LEARNER = "learner"  # every play that is not the control arm's: the learner's, and interactive detail pages
+RULE = "rule"  # the arm logged for a decision a rule made: a detail page opened for a reader
 _EPSILON = 1e-9
 
 

@@ -103,11 +103,17 @@ class RuleSet:
         timezone: str,
         fallback_item: str | None = None,
         item_rules: Mapping[str, ScopeRulesConfig] | None = None,
+        detail_items: Sequence[ContentItem] = (),
     ) -> RuleSet:
         """Resolve the config's keys against the pool; every key that matches nothing is reported at once.
 
         `item_rules` are the pool's own per-item rules (`ContentPool.item_rules`), merged over the config's
-        `[rules.items]` key by key; those of items not in `items` (quarantined, detail pages) are ignored."""
+        `[rules.items]` key by key; those of items not in the pool (quarantined) are ignored. `detail_items`: the
+        detail pages outside the rotation (`ContentPool.detail_items`): rules may name them, and scopes cover them,
+        so `detail_refusal` applies kill switches, blocked categories and schedules to a page a reader opens."""
+        rotation = items
+        rotation_ids = {item.item_id for item in rotation}
+        items = (*rotation, *(page for page in detail_items if page.item_id not in rotation_ids))
         dayparts = {
             name: tuple(Window.from_config(w) for w in windows) for name, windows in (config.dayparts or {}).items()
         }
@@ -147,7 +153,7 @@ class RuleSet:
             exploration_floor=config.exploration_floor,
         )
         if fallback_item is not None:
-            fallback = next((item for item in items if item.item_id == fallback_item), None)
+            fallback = next((item for item in rotation if item.item_id == fallback_item), None)
             if fallback is None:
                 problems.append(f"decision.fallback_item {fallback_item!r} is not in the content pool")
             elif rules.is_restricted(fallback):
@@ -246,9 +252,8 @@ class Eligibility:
         return f"{len(self.excluded)} excluded: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
 
 
-def _first_refusal(
-    item: ContentItem, rules: RuleSet, context: Context, local: datetime, history: DeliveryView, watched: frozenset[str]
-) -> str | None:
+def _safety_refusal(item: ContentItem, rules: RuleSet, context: Context, local: datetime) -> str | None:
+    """Rules 2-5: kill switches, blocked categories, restricted content, schedules (the first that refuses)."""
     scopes = rules.scopes_of(item.item_id)
     for scope in scopes:
         if scope.killed:
@@ -262,6 +267,24 @@ def _first_refusal(
     for scope in scopes:
         if scope.schedule is not None and not scope.schedule.allows(local):
             return f"schedule: outside the hours of {scope.name}"
+    return None
+
+
+def detail_refusal(item: ContentItem, rules: RuleSet, context: Context) -> str | None:
+    """Why a detail page may not open for a reader now (None: it may): the screen kill switch and rules 2-5. Caps,
+    shares and no repeat do not apply: the page is shown on a viewer's request, never pushed by the rotation."""
+    if rules.screen_killed:
+        return "killed (screen)"
+    return _safety_refusal(item, rules, context, context.t_utc.astimezone(rules.zone))
+
+
+def _first_refusal(
+    item: ContentItem, rules: RuleSet, context: Context, local: datetime, history: DeliveryView, watched: frozenset[str]
+) -> str | None:
+    refusal = _safety_refusal(item, rules, context, local)
+    if refusal is not None:
+        return refusal
+    scopes = rules.scopes_of(item.item_id)
     day = local.date()
     for scope in scopes:
         hourly, daily = scope.max_plays_per_hour, scope.max_plays_per_day

@@ -54,6 +54,7 @@ TABLE_COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("reason", "TEXT NOT NULL"),
         ("arm", "TEXT NOT NULL"),
         ("trigger", "TEXT NOT NULL"),
+        ("learner_eligible", "TEXT"),
     ),
     PlayRecord.TABLE: (
         ("id", "TEXT PRIMARY KEY"),
@@ -134,6 +135,7 @@ ADDED_IN: Mapping[tuple[str, str], int] = {
     (ExposureRecord.TABLE, "mood_before"): 3,
     (ExposureRecord.TABLE, "mood_after"): 3,
     (ViewerRecord.TABLE, "direction"): 4,
+    (DecisionRecord.TABLE, "learner_eligible"): 5,
 }
 
 
@@ -181,6 +183,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (2, "plays: presented frame numbers and fallback reason (proof of play)", _added(2)),
     (3, "exposures: reaction to content (attention share and mood before and after the item started)", _added(3)),
     (4, "viewers: direction of movement over the visit", _added(4)),
+    (5, "decisions: the learner arm's eligible set (off-policy evaluation)", _added(5)),
 )
 
 
