@@ -166,7 +166,10 @@ class Engine:
         )
         self._queued: dict[str, _Queued] = {}  # decision id → what the screen has been asked to show
         self._open_plays: dict[str, PlayRecord] = {}  # decision id → play on screen (two during a crossfade)
-        self._play: PlayRecord | None = None  # the newest play on screen: exposures attach to it
+        self._play: PlayRecord | None = None  # the newest play on screen
+        # The play exposures attach to: the newest play, until a decision closed its exposures early (`_decide`);
+        # then none until the next item starts, so one viewer's watch of one item is never learned in two pieces.
+        self._measured_play: PlayRecord | None = None
         self._play_item: ContentItem | None = None
         self._play_ends_mono = 0.0
         self._screen_state = PlayerState.IDLE
@@ -187,7 +190,7 @@ class Engine:
         t, utc = self._clock.monotonic(), self._clock.utc()
         observation = self._source.step(t, utc, self._play_item)
         self._drain_source()
-        self._absorb(self._audience.update(observation, self._play))
+        self._absorb(self._audience.update(observation, self._measured_play))
         move = (
             None
             if self._queued
@@ -267,8 +270,9 @@ class Engine:
 
     def _open_detail(self, item: ContentItem, reason: str, t: float, utc: datetime) -> None:
         """A viewer reads the item on screen: show its detail page. It is a rule, not the policy's choice: logged with
-        propensity 1 and the detail page as the only eligible item, and the policy does not learn from it."""
-        self._absorb(self._audience.switch_play(None, t, utc))
+        propensity 1 and the detail page as the only eligible item. The item on screen stays measured until the page
+        starts (it keeps its minimum display time); the page's exposures teach the policy like any other's, so
+        whether detail pages hold attention is learned."""
         context = build_context(self._snapshot, self._config.screen.timezone)
         decision = DecisionRecord(
             decision_id=new_id(),
@@ -287,10 +291,19 @@ class Engine:
             learner_eligible=(item.item_id,),
         )
         self._store.write(decision)
+        self._remember(decision.decision_id, context, {})  # each viewer's reward is learned with their own bands
         self._queued[decision.decision_id] = _Queued(
             decision.decision_id, item, self._snapshot.camera_ok, Urgency.PREEMPT
         )
         self._screen.show(item, decision_id=decision.decision_id, urgency=Urgency.PREEMPT)
+
+    def _remember(self, decision_id: str, context: Context, own_memory: Mapping[str, Mapping[str, float]]) -> None:
+        """Keep a decision's context until its exposures close, to teach the policy their rewards."""
+        self._contexts[decision_id] = context
+        self._own_memory[decision_id] = own_memory
+        while len(self._contexts) > 256:
+            gone, _ = self._contexts.popitem(last=False)
+            self._own_memory.pop(gone, None)
 
     def _absorb(self, update: AudienceUpdate) -> None:
         """Log the audience's records and hand each closed exposure's reward to the policy that caused it."""
@@ -326,6 +339,7 @@ class Engine:
         (`close_exposures=False`) is measured until the next one starts."""
         if close_exposures:
             self._absorb(self._audience.switch_play(None, t, utc))
+            self._measured_play = None  # until the next item starts: no second exposure on this one
         choice = self._decider.decide(self._snapshot)
         policy = self._decider.policy
         decision = DecisionRecord(
@@ -344,11 +358,7 @@ class Engine:
             trigger=trigger,
             learner_eligible=choice.learner_eligible or choice.eligible,
         )
-        self._contexts[decision.decision_id] = choice.context
-        self._own_memory[decision.decision_id] = choice.own_memory
-        while len(self._contexts) > 256:
-            gone, _ = self._contexts.popitem(last=False)
-            self._own_memory.pop(gone, None)
+        self._remember(decision.decision_id, choice.context, choice.own_memory)
         item = self._pool.item(decision.item_id)
         self._store.write(decision)
         self._queued[decision.decision_id] = _Queued(decision.decision_id, item, self._snapshot.camera_ok, urgency)
@@ -391,6 +401,7 @@ class Engine:
             if event.fallback_reason and self._pool_watcher is not None:
                 self._pool_watcher.quarantine(event.item_id, event.fallback_reason)
             self._play, self._play_item = play, queued.item
+            self._measured_play = play
             self._play_ends_mono = event.t_mono + queued.item.duration_s
             self._plays += 1
             if self._play_listener is not None:
@@ -425,6 +436,8 @@ class Engine:
         self._decider.played(play.item_id, play.started_utc, utc)
         if self._play is play:
             self._play = None
+        if self._measured_play is play:
+            self._measured_play = None
 
     def progress(self) -> Progress:
         return Progress(

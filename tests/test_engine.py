@@ -23,6 +23,7 @@ from signage.player import GaplessPlayer, InstantScreen
 from signage.report import build_report
 from signage.sim import SimTruth, VirtualStore
 from signage.store import StoreWriter
+from signage.types import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 12:00 in Berlin: a busy hour
@@ -33,6 +34,17 @@ def pool() -> ContentPool:
     return load_pool(ROOT / "content" / "pool.toml")
 
 
+class LearnLog(RoundRobinPolicy):
+    """The playlist, keeping what the engine taught it: (item id, reward) per closed exposure."""
+
+    def __init__(self, *, order: list[str]) -> None:
+        super().__init__(order=order)
+        self.learned: list[tuple[str, float]] = []
+
+    def learn(self, context: Context, item_id: str, reward: float) -> None:
+        self.learned.append((item_id, reward))
+
+
 def run_engine(
     pool: ContentPool,
     db: Path,
@@ -41,12 +53,13 @@ def run_engine(
     config: Config | None = None,
     speed: float = 0.0,
     display: bool = False,
+    policy: RoundRobinPolicy | None = None,
 ) -> tuple[RunSummary, SimTruth, StoreWriter]:
     config = config or Config()
     clock = SimClock(start_utc=START)
     source = VirtualStore(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
     decider = Decider(
-        RoundRobinPolicy(order=[i.item_id for i in pool.rotation]),
+        policy or RoundRobinPolicy(order=[i.item_id for i in pool.rotation]),
         pool.rotation,
         timezone="Europe/Berlin",
         fallback_item=None,
@@ -68,11 +81,18 @@ def run_engine(
 
 
 @pytest.fixture(scope="module")
-def hour(pool: ContentPool, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunSummary, SimTruth, Path]:
+def hour_policy(pool: ContentPool) -> LearnLog:
+    return LearnLog(order=[i.item_id for i in pool.rotation])
+
+
+@pytest.fixture(scope="module")
+def hour(
+    pool: ContentPool, hour_policy: LearnLog, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RunSummary, SimTruth, Path]:
     db = tmp_path_factory.mktemp("hour") / "hour.db"
     config = Config()  # with arrival preemption on, so the hour's checks hold with it too
     config = config.model_copy(update={"player": config.player.model_copy(update={"preempt_on_arrival": True})})
-    summary, truth, _ = run_engine(pool, db, minutes=60, display=True, config=config)
+    summary, truth, _ = run_engine(pool, db, minutes=60, display=True, config=config, policy=hour_policy)
     return summary, truth, db
 
 
@@ -267,6 +287,22 @@ def test_a_reader_opens_the_detail_page(hour: tuple[RunSummary, SimTruth, Path],
         assert details.get(str(read[0])) == item_id
     chosen = {r[0] for r in rows(db, "SELECT item_id FROM decisions WHERE trigger != 'interactive'")}
     assert not chosen & set(details.values())
+
+
+def test_each_exposure_teaches_the_policy_once_detail_pages_included(
+    hour: tuple[RunSummary, SimTruth, Path], hour_policy: LearnLog, pool: ContentPool
+) -> None:
+    """A viewer's watch of one play is one exposure and one reward, even when the next item takes a while to
+    appear or a detail page waits for the item's minimum display time; and a detail page's exposures teach the
+    policy like any other's (whether detail pages hold attention is learned)."""
+    _, _, db = hour
+    split = rows(db, "SELECT viewer_id, play_id FROM exposures GROUP BY viewer_id, play_id HAVING COUNT(*) > 1")
+    assert split == []
+    learned = sorted((item_id, round(reward, 6)) for item_id, reward in hour_policy.learned)
+    logged = rows(db, "SELECT item_id, reward FROM exposures WHERE reward IS NOT NULL")
+    assert learned == sorted((str(item_id), round(float(reward), 6)) for item_id, reward in logged)  # type: ignore[arg-type]
+    pages = {item.detail_id for item in pool.items if item.detail_id}
+    assert any(item_id in pages for item_id, _ in learned), "readers' detail pages should be learned"
 
 
 def test_an_arrival_preempts_an_item_chosen_for_an_empty_aisle(

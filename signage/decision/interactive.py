@@ -1,10 +1,10 @@
 """Interactive detail: when a viewer reads the item on screen and it has a detail page, open the page; go back to the
 normal rotation when nobody pays attention any more (or the page's time is up, which the engine's rotation handles).
 
-This is a rule, not the policy: the engine logs an opening as a decision with trigger "interactive", the detail
-page as the chosen (and only eligible) item and propensity 1, queues it with `Urgency.PREEMPT`, and does not teach
-the policy from it. `interactive_detail` is the pure test; `DetailSession` is the explicit state machine the engine
-keeps across ticks:
+This is a rule, not the policy: the engine logs an opening as a decision with trigger "interactive", the detail page
+as the chosen (and only eligible) item and propensity 1 and queues it with `Urgency.PREEMPT`; the page's exposures
+teach the policy like any other's, so whether detail pages hold attention is learned. `interactive_detail` is the
+pure test; `DetailSession` is the explicit state machine the engine keeps across ticks:
 
     ROTATION --open (a viewer reads an item with a detail page)--> DETAIL
     DETAIL --lost (nobody facing or reading for `lost_after_s`)--> ROTATION   (the engine decides the next item)
