@@ -31,12 +31,14 @@ from signage.decision.history import RULE
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
+from signage.decision.reward import exposure_reward
 from signage.ids import new_id
 from signage.player.events import FrameReport, PlayerState, PlayEvent, PlayEventKind, Urgency
 from signage.records import (
     DecisionRecord,
     EventKind,
     EventRecord,
+    ExposureRecord,
     Phase,
     PlayRecord,
     Record,
@@ -178,6 +180,7 @@ class Engine:
         self._contexts: OrderedDict[str, Context] = OrderedDict()  # decision id → context, for learning
         self._bands: dict[str, Attributes] = {}  # viewer id → their latest bands, to learn each reward per viewer
         self._own_memory: dict[str, Mapping[str, Mapping[str, float]]] = {}  # decision id → Choice.own_memory
+        self._durations: OrderedDict[str, float] = OrderedDict()  # decision id → its item's length, for rewards
         self._plays = 0
         self._passers_by = 0
         self._watchers = 0
@@ -297,6 +300,18 @@ class Engine:
         )
         self._screen.show(item, decision_id=decision.decision_id, urgency=Urgency.PREEMPT)
 
+    def _rewarded(self, record: ExposureRecord) -> ExposureRecord:
+        """A closed exposure with the reward the operator chose (`[decision] reward`; the audience stage measures
+        attention seconds)."""
+        kind = self._config.decision.reward
+        if kind == "attention_s" or record.reward is None:
+            return record
+        duration = self._durations.get(record.decision_id)
+        if duration is None:  # not expected: every measured play started here
+            duration = self._pool.item(record.item_id).duration_s if record.item_id in self._pool.ids else 0.0
+        reward = exposure_reward(kind, attention_s=record.attention_s, held=record.held, item_duration_s=duration)
+        return replace(record, reward=reward)
+
     def _remember(self, decision_id: str, context: Context, own_memory: Mapping[str, Mapping[str, float]]) -> None:
         """Keep a decision's context until its exposures close, to teach the policy their rewards."""
         self._contexts[decision_id] = context
@@ -313,11 +328,11 @@ class Engine:
         while len(self._bands) > 10_000:  # viewers long gone: their exposures closed when they left
             del self._bands[next(iter(self._bands))]
         for record in update.records:
-            self._store.write(record)
+            self._store.write(self._rewarded(record) if isinstance(record, ExposureRecord) else record)
             if isinstance(record, ViewerRecord) and record.status is Status.CLOSED:
                 self._passers_by += record.is_passer_by
                 self._watchers += record.is_watcher
-        for exposure in update.closed_exposures:
+        for exposure in map(self._rewarded, update.closed_exposures):
             self._decider.watched(
                 exposure.viewer_id,
                 exposure.item_id,
@@ -401,6 +416,9 @@ class Engine:
             if event.fallback_reason and self._pool_watcher is not None:
                 self._pool_watcher.quarantine(event.item_id, event.fallback_reason)
             self._play, self._play_item = play, queued.item
+            self._durations[event.decision_id] = queued.item.duration_s
+            while len(self._durations) > 1024:  # plays long over: their exposures closed when they ended
+                self._durations.popitem(last=False)
             self._measured_play = play
             self._play_ends_mono = event.t_mono + queued.item.duration_s
             self._plays += 1

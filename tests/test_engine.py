@@ -388,3 +388,26 @@ def test_the_pool_reloads_while_the_engine_runs(tmp_path: Path) -> None:
     assert before > 0 and after == 0
     assert rows(db, f"SELECT COUNT(*) FROM decisions WHERE t_mono > {broken_at + 1}")[0][0] > 5
     assert watcher.pool.ids == tuple(i for i in pool.ids if i != "bakery")
+
+
+@pytest.mark.parametrize("kind", ["held", "duration_weighted"])
+def test_the_reward_kind_is_what_the_logs_hold_and_the_policy_learns(
+    pool: ContentPool, tmp_path: Path, kind: str
+) -> None:
+    """`[decision] reward`: held counts each viewer who stopped as 1, duration_weighted the share of the item's
+    length watched; the exposure rows and what the policy is taught agree."""
+    config = Config()
+    config = config.model_copy(update={"decision": config.decision.model_copy(update={"reward": kind})})
+    policy = LearnLog(order=[i.item_id for i in pool.rotation])
+    db = tmp_path / "reward.db"
+    run_engine(pool, db, minutes=10, config=config, policy=policy)
+    logged = rows(db, "SELECT item_id, attention_s, held, reward FROM exposures WHERE reward IS NOT NULL")
+    assert len(logged) > 20 and any(float(r[1]) > 0 for r in logged)  # type: ignore[arg-type]
+    for item_id, attention_s, held, reward in logged:
+        if kind == "held":
+            assert reward == (1.0 if held else 0.0)
+        else:
+            share = min(1.0, float(attention_s) / pool.item(str(item_id)).duration_s)  # type: ignore[arg-type]
+            assert reward == pytest.approx(share)
+    learned = sorted((item_id, round(reward, 6)) for item_id, reward in policy.learned)
+    assert learned == sorted((str(r[0]), round(float(r[3]), 6)) for r in logged)  # type: ignore[arg-type]

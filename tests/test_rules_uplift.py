@@ -2,11 +2,14 @@
 a separate run of the playlist alone falls inside the control arm's interval, while the learner's uplift over the
 control arm is reported; and every guaranteed share holds on the control arm's slots as on the whole screen.
 
-On this simulator and configuration (the busiest half hour, control share 0.5, binding caps and shares) the
-playlist run fell inside the control arm's 95% interval for each of the seeds 1-6 (differences -4.4 to +4.3
-points); over a longer hour from 11:00 it missed once in six (seed 1: playlist 51.7%, control arm 45.6%
-[41.1, 50.1]), as a 95% interval that ignores the playlist run's own noise will now and then. The test pins seed 1
-and also checks the fair two-sample version (the interval of their difference holds zero)."""
+On this simulator and configuration (the busiest half hour, control share 0.5, binding caps and shares), control
+arm minus playlist run, hold rate, seeds 1-6 (2026-12-03, after the Decider drew apart from the policy and a watch
+stopped being split into two exposures): +4.7 / +4.1 / +0.2 / -3.9 / -3.2 / -0.5 points (mean +0.2); the interval
+of the difference (Newcombe, both runs' noise) holds zero on every seed. The playlist run's own rate fell inside the
+control arm's 95% interval on five of the six and missed it by 0.1 point on seed 1 (41.6% against 46.3% [41.7,
+50.9]), as a one-sample interval that ignores the playlist run's noise will now and then (before those changes it
+held on seeds 1-6 over this half hour and missed once in six over a longer hour). So the test pins seed 1 and checks
+the fair two-sample version, with the one-sample reading allowed the playlist run's own standard error."""
 
 from __future__ import annotations
 
@@ -101,7 +104,11 @@ def test_the_control_arm_estimates_a_separate_playlist_run_and_shares_hold_on_it
     assert set(playlist) <= {"control", "rule"}  # the playlist alone: every rotation decision is the control arm's
     plain = playlist["control"]
     assert plain.value is not None and plain.denominator > 600
-    assert reported.control.low <= plain.value <= reported.control.high, (str(reported), str(plain))
+    plain_se = (plain.value * (1.0 - plain.value) / plain.denominator) ** 0.5
+    assert reported.control.low - plain_se <= plain.value <= reported.control.high + plain_se, (
+        str(reported),
+        str(plain),
+    )
     both = newcombe(reported.control, plain)
     assert both is not None and both[1] <= 0.0 <= both[2]
 

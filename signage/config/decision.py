@@ -8,6 +8,8 @@ from pydantic import Field
 
 from signage.config.base import Section
 
+RewardKind = Literal["attention_s", "held", "duration_weighted"]  # see signage.decision.reward
+
 
 class DecisionConfig(Section):
     policy: Literal["round_robin", "random", "demographic", "contextual", "river_linear", "linucb"] = Field(
@@ -58,11 +60,22 @@ class DecisionConfig(Section):
             "a learner alone can lock onto a close second."
         ),
     )
+    reward: RewardKind = Field(
+        default="attention_s",
+        description=(
+            "What an exposure's reward is, for the learner and the logs: attention_s (the viewer's attention "
+            "seconds), held (1 when attention reached [audience] hold_threshold_s, else 0) or duration_weighted "
+            "(the share of the item's length watched, at most 1: long items do not win by being long)."
+        ),
+    )
     learner_reward_scale_s: float = Field(
         default=10.0,
         gt=0,
         le=600,
-        description="Attention seconds that count as a reward of 1 for the learner (rewards are capped at 5).",
+        description=(
+            "Attention seconds that count as a reward of 1 for the learner (rewards are capped at 5); with the "
+            "other reward kinds, which lie between 0 and 1, a reward of 1 is 1."
+        ),
     )
     learner_seed: int = Field(default=0, ge=0, description="Seed of the learner's exploration draws.")
     learner_wear_memory_h: float = Field(

@@ -22,6 +22,7 @@ from signage.decision.policies.river_linear import RiverLinearPolicy
 from signage.decision.policies.softmax import SoftmaxPolicy, softmax_mixture
 from signage.decision.policies.uniform import RandomPolicy
 from signage.decision.policy import Policy, RoundRobinPolicy
+from signage.decision.reward import reward_scale
 from signage.types import ContentItem
 
 POLICY_NAMES: tuple[str, ...] = ("round_robin", "random", "demographic", "contextual", "river_linear", "linucb")
@@ -51,13 +52,13 @@ def build_policy(
     if name == "demographic":
         return DemographicPolicy()
     if name == "linucb":
-        return LinUCBPolicy(reward_scale_s=config.learner_reward_scale_s, seed=seed)
+        return LinUCBPolicy(reward_scale_s=reward_scale(config.reward, config.learner_reward_scale_s), seed=seed)
     if name in ("contextual", "river_linear"):
         arguments: dict[str, Any] = {
             "learning_rate": config.learner_learning_rate,
             "temperature": config.learner_temperature,
             "epsilon": config.learner_epsilon,
-            "reward_scale_s": config.learner_reward_scale_s,
+            "reward_scale_s": reward_scale(config.reward, config.learner_reward_scale_s),
             "seed": seed,
         }
         if name == "river_linear":
