@@ -379,7 +379,7 @@ def _demo(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         engine.stop_requested.set()
 
-    previous = signal.signal(signal.SIGINT, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     mode = "headless" if headless else "window"
     speed = "as fast as possible" if args.speed == 0 else f"{args.speed:g}x"
     print(
@@ -398,7 +398,8 @@ def _demo(args: argparse.Namespace) -> int:
             overlay=overlay if config.player.overlay else None,
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         player.close()
         store_closed = store.close()
     print(

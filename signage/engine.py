@@ -31,6 +31,7 @@ from signage.decision.history import RULE
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
 from signage.decision.persistence import SnapshotSaver
+from signage.decision.policies import build_policy
 from signage.decision.reward import exposure_reward
 from signage.ids import new_id
 from signage.player.events import FrameReport, PlayerState, PlayEvent, PlayEventKind, Urgency
@@ -213,6 +214,8 @@ class Engine:
             # keeps its minimum display time and stays measured until the new one starts.
             self._decide(t, utc, trigger=ARRIVAL_TRIGGER, urgency=Urgency.PREEMPT, close_exposures=False)
         if self._snapshots is not None:
+            if self._snapshots.reset_requested(t_mono=t):
+                self._reset_policy(self._snapshots)
             self._snapshots.maybe_save(self._decider.policy, t_mono=t)
         if self._pool_watcher is not None:
             update = self._pool_watcher.poll(time.monotonic())  # real time: files change in real time
@@ -222,6 +225,18 @@ class Engine:
             self._next_heartbeat = t + HEARTBEAT_S
             self._session = replace(self._session, last_seen_utc=utc, last_seen_mono=t)
             self._store.write(self._session)
+
+    def _reset_policy(self, snapshots: SnapshotSaver) -> None:
+        """An operator reset the learned state (`signage policy reset`) while the engine runs: learn from scratch
+        from now on, and save the fresh state at once so no periodic save writes the old one back."""
+        decision = self._config.decision
+        fresh = build_policy(decision.policy, items=self._pool.rotation, config=decision)
+        if fresh.name != self._decider.policy.name:
+            log.warning("policy reset requested, but the engine runs %s: left as it is", self._decider.policy.name)
+            return
+        self._decider.policy = fresh
+        snapshots.reset(fresh)
+        log.warning("policy %s reset by the operator: it learns from scratch from now on", fresh.name)
 
     def _drain_source(self, *, closing: bool = False) -> None:
         if self._record_source is not None:
@@ -494,30 +509,34 @@ class Engine:
         next_frame = 0.0
         ticks = 0
         stopped = False
-        for _ in range(round(duration_s / tick_s)):
-            if self.stop_requested.is_set():
-                stopped = True
-                break
-            self.tick()
-            ticks += 1
-            for queued in list(self._queued.values()):
-                # Simulated time must not run ahead while a file loads in real time: wait for it here.
-                self._screen.wait_ready(queued.item, timeout_s=10.0)
-            now_real = time.monotonic()
-            if self.needs_frame or now_real >= next_frame:
-                next_frame = now_real + frame_interval_s
-                lines = overlay(self.progress()) if overlay else ()
-                if not self.present(lines):
+        try:
+            for _ in range(round(duration_s / tick_s)):
+                if self.stop_requested.is_set():
                     stopped = True
                     break
-            if on_progress and self._clock.monotonic() >= next_progress:
-                next_progress += progress_every_s
-                on_progress(self.progress())
-            clock.advance(tick_s)
-            if speed > 0:
-                lag = (self._clock.monotonic() - sim_start) / speed - (time.monotonic() - real_start)
-                if lag > 0:
-                    self.stop_requested.wait(lag)
+                self.tick()
+                ticks += 1
+                for queued in list(self._queued.values()):
+                    # Simulated time must not run ahead while a file loads in real time: wait for it here.
+                    self._screen.wait_ready(queued.item, timeout_s=10.0)
+                now_real = time.monotonic()
+                if self.needs_frame or now_real >= next_frame:
+                    next_frame = now_real + frame_interval_s
+                    lines = overlay(self.progress()) if overlay else ()
+                    if not self.present(lines):
+                        stopped = True
+                        break
+                if on_progress and self._clock.monotonic() >= next_progress:
+                    next_progress += progress_every_s
+                    on_progress(self.progress())
+                clock.advance(tick_s)
+                if speed > 0:
+                    lag = (self._clock.monotonic() - sim_start) / speed - (time.monotonic() - real_start)
+                    if lag > 0:
+                        self.stop_requested.wait(lag)
+        except BaseException:
+            self._finish_after_failure()
+            raise
         self.finish()
         clean, error = self._flush_store()
         return RunSummary(
@@ -565,35 +584,39 @@ class Engine:
         frames = ticks = 0
         max_gap = 0.0
         stopped = False
-        while True:
-            if self.stop_requested.is_set():
-                stopped = True
-                break
-            now = clock.monotonic()
-            if (duration_s is not None and now - start >= duration_s) or (stop_when is not None and stop_when()):
-                break
-            if now >= next_tick:
-                self.tick()
-                ticks += 1
-                next_tick = max(next_tick + tick_s, now)
-            now = clock.monotonic()
-            if now >= next_frame:
-                lines = overlay(self.progress()) if overlay else ()
-                if not self.present(lines):
+        try:
+            while True:
+                if self.stop_requested.is_set():
                     stopped = True
                     break
-                presented = clock.monotonic()
-                if last_frame is not None:
-                    max_gap = max(max_gap, presented - last_frame)
-                last_frame = presented
-                frames += 1
-                next_frame = max(next_frame + frame_interval_s, now)
-            if on_progress and clock.monotonic() >= next_progress:
-                next_progress += progress_every_s
-                on_progress(self.progress())
-            wait = min(next_tick, next_frame) - clock.monotonic()
-            if wait > 0:
-                self.stop_requested.wait(wait)
+                now = clock.monotonic()
+                if (duration_s is not None and now - start >= duration_s) or (stop_when is not None and stop_when()):
+                    break
+                if now >= next_tick:
+                    self.tick()
+                    ticks += 1
+                    next_tick = max(next_tick + tick_s, now)
+                now = clock.monotonic()
+                if now >= next_frame:
+                    lines = overlay(self.progress()) if overlay else ()
+                    if not self.present(lines):
+                        stopped = True
+                        break
+                    presented = clock.monotonic()
+                    if last_frame is not None:
+                        max_gap = max(max_gap, presented - last_frame)
+                    last_frame = presented
+                    frames += 1
+                    next_frame = max(next_frame + frame_interval_s, now)
+                if on_progress and clock.monotonic() >= next_progress:
+                    next_progress += progress_every_s
+                    on_progress(self.progress())
+                wait = min(next_tick, next_frame) - clock.monotonic()
+                if wait > 0:
+                    self.stop_requested.wait(wait)
+        except BaseException:
+            self._finish_after_failure()
+            raise
         self.finish()
         clean, error = self._flush_store()
         return RunSummary(
@@ -608,6 +631,14 @@ class Engine:
             frames=frames,
             max_frame_gap_s=max_gap,
         )
+
+    def _finish_after_failure(self) -> None:
+        """The run loop failed: still close what is open and save what was learned, as far as that goes, so the
+        failure that is raised next loses as little as it can."""
+        try:
+            self.finish()
+        except Exception:
+            log.exception("engine: finishing after a failure failed too")
 
     def finish(self) -> None:
         """Close every open row: the visits, the plays on screen, the session."""

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     )
     store = StoreWriter(config.store, path=db_path).start()
     player = GaplessPlayer(config.player, headless=headless)
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         source.start()
         for item in pool.items:  # load everything now, so a switch costs one frame
@@ -139,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
         def stop(signum: int, frame: FrameType | None) -> None:
             running.stop_requested.set()
 
+        # Ctrl-C, and a service manager's stop or restart (SIGTERM): finish cleanly, saving what was learned.
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         mode = "headless" if headless else "window"
         limit = "until stopped" if args.minutes is None else f"for {args.minutes:g} minutes"
         print(
@@ -175,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
             overlay=overlay if config.player.overlay else None,
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         source.close()
         player.close()
         store_closed = store.close()

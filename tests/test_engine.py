@@ -411,3 +411,34 @@ def test_the_reward_kind_is_what_the_logs_hold_and_the_policy_learns(
             assert reward == pytest.approx(share)
     learned = sorted((item_id, round(reward, 6)) for item_id, reward in policy.learned)
     assert learned == sorted((str(r[0]), round(float(r[3]), 6)) for r in logged)  # type: ignore[arg-type]
+
+
+def test_a_failure_inside_the_run_still_closes_the_rows_and_saves_the_policy(pool: ContentPool, tmp_path: Path) -> None:
+    """Whatever breaks the run loop is raised, but only after the open rows were closed and what was learned was
+    saved: a crash loses as little as it can."""
+    from signage.decision.persistence import SnapshotSaver, read_snapshot_info
+    from signage.decision.policies import build_policy
+
+    class Breaking(VirtualStore):
+        def step(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            if self.steps_left == 0:
+                raise RuntimeError("the sensor thread died")
+            self.steps_left -= 1
+            return super().step(*args, **kwargs)  # type: ignore[arg-type]
+
+    config = Config()
+    source = Breaking(config.sim, start_utc=START, timezone=config.screen.timezone, items=pool.items)
+    source.steps_left = 3000  # 5 simulated minutes
+    decider = Decider.from_config(build_policy("contextual", items=pool.rotation), pool.rotation, config)
+    db, snapshot = tmp_path / "broken.db", tmp_path / "policy.snapshot"
+    store = StoreWriter(config.store, path=db).start()
+    engine = Engine(
+        config, source=source, pool=pool, decider=decider, store=store, clock=SimClock(start_utc=START),
+        screen=InstantScreen(), snapshots=SnapshotSaver(path=snapshot, every_s=3600.0),
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="sensor thread died"):
+        engine.run_simulated(600.0, tick_s=config.sim.tick_s, speed=0.0, frame_interval_s=1.0)
+    store.close()
+    assert rows(db, "SELECT status FROM sessions") == [("closed",)]
+    assert rows(db, "SELECT COUNT(*) FROM plays WHERE status != 'closed'") == [(0,)]
+    assert read_snapshot_info(snapshot).updates == decider.policy.updates > 0  # type: ignore[attr-defined]

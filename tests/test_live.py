@@ -485,3 +485,51 @@ def test_an_absent_camera_is_said_and_the_screen_plays_unmeasured(
     assert "is not available" in capsys.readouterr().err
     assert rows(db, "SELECT COUNT(*), SUM(measured) FROM plays") == [(1, 0)]
     assert rows(db, "SELECT phase FROM events WHERE kind = 'camera' ORDER BY t_mono")[0] == ("start",)
+
+
+def test_a_service_stop_sigterm_finishes_the_run_and_saves_what_was_learned(tmp_path: Path) -> None:
+    """A service manager stops or restarts the engine with SIGTERM: like Ctrl-C, the run finishes (open rows
+    closed, the session ended) and the learned state is saved, rather than dying mid-write."""
+    import signal
+    import subprocess
+    import time
+
+    config = tmp_path / "c.toml"
+    snapshot = tmp_path / "policy.snapshot"
+    config.write_text(
+        f"[content]\npool = {json.dumps(str(ROOT / 'content' / 'pool.toml'))}\n"
+        f"[decision]\nsnapshot_path = {json.dumps(str(snapshot))}\n"
+        "[player]\nwidth = 160\nheight = 90\n[capture]\nisolation = 'thread'\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "stopped.db"
+    command = [sys.executable, "-m", "signage", "run", "--headless", "--source", "synthetic", "--minutes", "10"]
+    environment = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [*command, "--config", str(config), "--db", str(db)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120.0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if db.exists() and rows(db, "SELECT COUNT(*) FROM plays")[0][0]:
+                    break
+            except sqlite3.Error:  # the database is being created
+                pass
+            time.sleep(0.5)
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert rows(db, "SELECT status FROM sessions") == [("closed",)]
+    assert rows(db, "SELECT COUNT(*) FROM plays WHERE status != 'closed'") == [(0,)]
+    assert snapshot.exists()

@@ -18,6 +18,7 @@ from signage.decision.persistence import (
     SnapshotSaver,
     load_snapshot,
     read_snapshot_info,
+    reset_request_path,
     restore_policy,
     save_snapshot,
 )
@@ -168,10 +169,13 @@ def test_policy_show_and_reset(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["policy", "show", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "contextual version" in out and "rewards learned  200" in out
+    unfinished = tmp_path / ".policy.snapshot.abc123.tmp"  # a save killed mid-write: learned state too
+    unfinished.write_bytes(b"half a snapshot")
     assert main(["policy", "reset", "--config", str(config)]) == 0
     assert "moved aside" in capsys.readouterr().out
-    assert not path.exists()
+    assert not path.exists() and not unfinished.exists()
     assert len(list(tmp_path.glob("policy.snapshot.reset-*"))) == 1
+    assert reset_request_path(path).exists()  # for a running engine
     path.write_bytes(b"garbage")
     assert main(["policy", "show", "--config", str(config)]) == 1
     assert "bad magic" in capsys.readouterr().err
@@ -196,3 +200,47 @@ def test_settings_come_from_today_config_and_the_learning_from_the_snapshot(tmp_
     # The learned weights came along: the restored ranking is the running one's.
     scores = restored._scores(ctx(1.0), ITEMS)
     assert scores == running._scores(ctx(1.0), ITEMS)
+
+
+def test_a_running_engine_takes_a_reset_and_saves_the_fresh_state(tmp_path: Path) -> None:
+    """`signage policy reset` while the engine runs: within a second the engine learns from scratch and saves the
+    fresh state, so its periodic save cannot write the old state back; the request is then cleared."""
+    from signage.clock import SimClock
+    from signage.config import Config
+    from signage.content import load_pool
+    from signage.decision import Decider
+    from signage.engine import Engine
+    from signage.player import InstantScreen
+    from signage.sim import VirtualStore
+    from signage.store import StoreWriter
+
+    config = Config()
+    pool = load_pool(Path(config.content.pool))
+    path = tmp_path / "policy.snapshot"
+    old = trained()
+    save_snapshot(old, path)
+    clock = SimClock(start_utc=NOW)
+    decider = Decider.from_config(old, pool.rotation, config, item_rules=pool.item_rules)
+    writer = StoreWriter(config.store, path=tmp_path / "signage.db").start()
+    saver = SnapshotSaver(path=path, every_s=300.0)
+    shoppers = VirtualStore(config.sim, start_utc=NOW, timezone=config.screen.timezone, items=pool.items)
+    engine = Engine(
+        config, source=shoppers, pool=pool, decider=decider, store=writer, clock=clock, screen=InstantScreen(),
+        snapshots=saver,
+    )  # fmt: skip
+    assert main(["policy", "reset", "--config", str(_config_file(tmp_path, path))]) == 0
+    try:
+        engine.run_simulated(30.0, tick_s=0.25, speed=0.0, frame_interval_s=1.0)
+    finally:
+        writer.close()
+    assert decider.policy is not old and isinstance(decider.policy, ContextualPolicy)
+    assert decider.policy.updates < old.updates  # 200 learned before; 30 s of shoppers since the reset
+    assert not reset_request_path(path).exists()
+    info = read_snapshot_info(path)  # saved at the reset and at the end: the fresh state, not the old one
+    assert info.policy == "contextual" and info.updates == decider.policy.updates
+
+
+def _config_file(folder: Path, snapshot: Path) -> Path:
+    config = folder / "signage.toml"
+    config.write_text(f"[decision]\nsnapshot_path = {str(snapshot)!r}\n")
+    return config

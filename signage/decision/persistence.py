@@ -12,8 +12,11 @@ Loading never crashes the engine (`restore_policy`):
 - a corrupt snapshot (bad magic, bad header, short or altered payload, a pickle that does not load): moved aside
   (`<name>.corrupt-<utc stamp>`) with a warning, and the fresh policy is used.
 
-An operator reset (`signage policy reset`) moves the snapshot aside (`<name>.reset-<utc stamp>`): the next start
-learns from scratch, and the old state can still be put back by renaming it.
+An operator reset (`signage policy reset`) moves the snapshot aside (`<name>.reset-<utc stamp>`), so the old state
+can still be put back by renaming it, and leaves a reset request beside it (`<name>.pending-reset`): a running engine
+sees it within a second, starts learning from scratch and saves the fresh state at once (its next periodic save would
+otherwise write the old state back); an engine that is not running starts fresh anyway and clears the request.
+Temporary files a killed save left behind are removed at start and on reset (they hold learned state too).
 
 The payload is a pickle, so a snapshot must only be loaded from the screen's own folder (it is never received from
 elsewhere). What the engine calls:
@@ -48,6 +51,9 @@ __all__ = [
     "load_snapshot",
     "move_aside",
     "read_snapshot_info",
+    "remove_temporaries",
+    "request_reset",
+    "reset_request_path",
     "restore_policy",
     "save_snapshot",
 ]
@@ -229,6 +235,32 @@ def move_aside(path: Path, reason: str, *, now_utc: datetime | None = None) -> P
     return target
 
 
+def reset_request_path(path: Path) -> Path:
+    """Where an operator's reset request for the snapshot at `path` is left for a running engine."""
+    return path.with_name(f"{path.name}.pending-reset")
+
+
+def request_reset(path: Path, *, now_utc: datetime | None = None) -> Path:
+    """Leave a reset request for a running engine (see the module docstring); returns its path."""
+    request = reset_request_path(path)
+    request.parent.mkdir(parents=True, exist_ok=True)
+    request.write_text((now_utc or datetime.now(UTC)).astimezone(UTC).isoformat() + "\n")
+    _fsync_folder(request.parent)
+    return request
+
+
+def remove_temporaries(path: Path) -> int:
+    """Delete the temporary files of saves that never finished (a kill mid-write); returns how many."""
+    removed = 0
+    for temporary in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            temporary.unlink()
+            removed += 1
+        except OSError as error:
+            log.warning("cannot remove the unfinished snapshot %s: %s", temporary, error)
+    return removed
+
+
 def restore_policy(fresh: Policy, path: Path, *, now_utc: datetime | None = None) -> Policy:
     """The policy saved at `path` if it is `fresh`'s policy and version, else `fresh`. Never raises: a snapshot
     that cannot be used is moved aside with a logged warning, and the engine starts with the fresh state."""
@@ -267,8 +299,26 @@ class SnapshotSaver:
         self.path = path
         self.every_s = every_s
         self._last_mono: float | None = None
+        self._next_reset_check: float | None = None
         self.saves = 0
         self.failures = 0
+        removed = remove_temporaries(path)
+        if removed:
+            log.info("removed %d unfinished policy snapshot(s) beside %s", removed, path)
+
+    def reset_requested(self, *, t_mono: float) -> bool:
+        """Whether an operator asked for a reset (`signage policy reset`); looked at about once a second."""
+        if self._next_reset_check is not None and t_mono < self._next_reset_check:
+            return False
+        self._next_reset_check = t_mono + 1.0
+        return reset_request_path(self.path).exists()
+
+    def reset(self, fresh: Policy) -> bool:
+        """Save `fresh` in place of the learned state and clear the reset request; True when saved."""
+        saved = self.save(fresh)
+        if saved:
+            reset_request_path(self.path).unlink(missing_ok=True)
+        return saved
 
     def maybe_save(self, policy: Policy, *, t_mono: float, now_utc: datetime | None = None) -> bool:
         """Save when `every_s` has passed since the last save (or since the first call); True when it saved."""

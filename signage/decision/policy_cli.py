@@ -1,8 +1,8 @@
 """`signage policy show|reset`: the operator's view of the learned state's snapshot, and its reset.
 
 - `show` prints what the snapshot holds (policy, version, when saved, rewards learned), or says there is none.
-- `reset` moves the snapshot aside (`<name>.reset-<utc stamp>`): the next start learns from scratch, and the old
-  state can be put back by renaming the file. Stop the engine first, or its next save writes the old state again.
+- `reset` moves the snapshot aside (`<name>.reset-<utc stamp>`, so the old state can be put back by renaming the
+  file) and leaves a reset request: a running engine learns from scratch within a second, otherwise the next start.
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ import sys
 from pathlib import Path
 
 from signage.config import ConfigError, load_config
-from signage.decision.persistence import SnapshotError, move_aside, read_snapshot_info
+from signage.decision.persistence import (
+    SnapshotError,
+    move_aside,
+    read_snapshot_info,
+    remove_temporaries,
+    request_reset,
+)
 
 __all__ = ["add_policy_commands", "run_policy"]
 
@@ -41,10 +47,11 @@ def add_policy_commands(
     reset = actions.add_parser(
         "reset",
         formatter_class=formatter,
-        help="move the snapshot aside so the next start learns from scratch",
+        help="forget the learned state: a running engine learns from scratch, or the next start does",
         description=(
-            "Move the policy snapshot aside (renamed <name>.reset-<utc stamp>, so it can be put back); the next "
-            "start learns from scratch. Stop the engine first, or its next save writes the old state again."
+            "Move the policy snapshot aside (renamed <name>.reset-<utc stamp>, so it can be put back) and ask a "
+            "running engine to learn from scratch (it does within a second, and saves the fresh state); without "
+            "a running engine, the next start learns from scratch."
         ),
     )
     for action in (show, reset):
@@ -81,14 +88,14 @@ def run_policy(args: argparse.Namespace) -> int:
             print(f"  size             {info.payload_bytes} bytes")
         return EXIT_OK
     if args.policy_command == "reset":
-        if not path.exists():
-            print(f"no policy snapshot at {path}: nothing to reset")
-            return EXIT_OK
         try:
-            moved = move_aside(path, "reset")
+            moved = move_aside(path, "reset") if path.exists() else None
+            request_reset(path)
+            remove_temporaries(path)
         except OSError as error:
-            print(f"signage policy reset: cannot move {path} aside: {error}", file=sys.stderr)
+            print(f"signage policy reset: cannot reset {path}: {error}", file=sys.stderr)
             return EXIT_FAILED
-        print(f"policy snapshot moved aside to {moved}; the next start learns from scratch")
+        kept = f"the learned state was moved aside to {moved}" if moved else f"there was no snapshot at {path}"
+        print(f"policy reset: {kept}; a running engine learns from scratch within a second, otherwise the next start")
         return EXIT_OK
     raise AssertionError(args.policy_command)
