@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -181,8 +182,8 @@ def _simulate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.days <= 0:
-        print("signage simulate: --days must be > 0", file=sys.stderr)
+    if not (math.isfinite(args.days) and args.days > 0):
+        print("signage simulate: --days must be a number > 0", file=sys.stderr)
         return EXIT_USAGE
     loaded = load_config_and_pool(args.config)
     if loaded is None:

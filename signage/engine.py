@@ -26,7 +26,7 @@ from signage.config import Config, config_digest
 from signage.content import ContentPool
 from signage.content_watch import PoolUpdate, PoolWatcher
 from signage.decision import Decider, build_context
-from signage.decision.context import for_viewer
+from signage.decision.context import for_viewer, loggable
 from signage.decision.history import RULE
 from signage.decision.interactive import RETURN_TRIGGER, DetailMoveKind, DetailSession, DetailState
 from signage.decision.interactive import TRIGGER as INTERACTIVE_TRIGGER
@@ -297,7 +297,7 @@ class Engine:
             session_id=self.session_id,
             t_utc=utc,
             t_mono=t,
-            context=context.to_json(),
+            context=loggable(context),
             eligible=(item.item_id,),
             item_id=item.item_id,
             propensity=1.0,
@@ -377,7 +377,7 @@ class Engine:
             session_id=self.session_id,
             t_utc=utc,
             t_mono=t,
-            context=choice.context.to_json(),
+            context=loggable(choice.context),
             eligible=choice.eligible,
             item_id=choice.decision.item_id,
             propensity=choice.decision.propensity,

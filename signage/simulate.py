@@ -33,6 +33,7 @@ the audience definitions measurable: a watcher needs 1 s of facing, a hold 3 s).
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 import zoneinfo
@@ -128,6 +129,12 @@ class _Timed:
         if by_id is not None:
             return by_id
         return {item.item_id: probability_of(self.policy, context, eligible, item.item_id) or 0.0 for item in eligible}
+
+    def know(self, items: Sequence[ContentItem]) -> None:
+        """Hand the pool to the wrapped policy as the engine does (see `Decider`), when it reads item features."""
+        know = getattr(self.policy, "know", None)
+        if callable(know):
+            know(items)
 
     def learn(self, context: Context, item_id: str, reward: float) -> None:
         start = time.perf_counter()
@@ -230,8 +237,8 @@ def simulate(
     `make_policy` (for benchmarks) builds the policy instead, given the store; `policy` then only names the run."""
     if make_policy is None and policy not in SIMULATION_POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(SIMULATION_POLICIES)}")
-    if days <= 0:
-        raise ValueError(f"days must be > 0, got {days}")
+    if not (math.isfinite(days) and days > 0):
+        raise ValueError(f"days must be a number > 0, got {days}")
     sim_config = config.sim if seed is None else config.sim.model_copy(update={"seed": seed})
     tick = tick_s or sim_config.tick_s
     zone = zoneinfo.ZoneInfo(config.screen.timezone)

@@ -155,6 +155,8 @@ def test_decisions_are_logged_with_propensity_and_respect_restrictions(
     ):
         ctx, allowed = json.loads(str(context)), json.loads(str(eligible))
         assert item in allowed and 0 < float(propensity) <= 1 and policy == "round_robin" and reason  # type: ignore[arg-type]
+        # What returning viewers watched on earlier visits stays in RAM: it is never written with the context.
+        assert not [name for name in ctx["features"] if name.startswith("item:")]
         # The playlist is the whole policy here: the set a replacing policy would face is its own.
         assert json.loads(str(learner_eligible)) == allowed
         if ctx["minor_possible"]:

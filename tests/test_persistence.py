@@ -244,3 +244,17 @@ def _config_file(folder: Path, snapshot: Path) -> Path:
     config = folder / "signage.toml"
     config.write_text(f"[decision]\nsnapshot_path = {str(snapshot)!r}\n")
     return config
+
+
+def test_a_snapshot_learned_under_another_reward_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Weights learned on attention seconds (scale 10 s) predict in other units than a `held` reward (scale 1): after
+    the operator changes `[decision] reward`, the learner starts fresh and the old state is kept aside."""
+    path = tmp_path / "policy.snapshot"
+    save_snapshot(trained(), path)
+    fresh = ContextualPolicy(seed=1, reward_scale_s=1.0)
+    with caplog.at_level(logging.WARNING):
+        assert restore_policy(fresh, path) is fresh
+    assert "another reward" in caplog.text and "reward_scale_s 10.0 -> 1.0" in caplog.text
+    assert not path.exists() and len(list(tmp_path.glob("policy.snapshot.mismatch-*"))) == 1
+    save_snapshot(trained(), path)  # the same reward: restored
+    assert restore_policy(ContextualPolicy(seed=1), path).updates == 200  # type: ignore[attr-defined]

@@ -437,3 +437,26 @@ def test_the_empty_aisle_temperature_comes_from_config() -> None:
     built = build_policy("contextual", items=POOL, config=config)
     assert isinstance(built, ContextualPolicy)
     assert (built.temperature, built.empty_temperature) == (0.02, 0.7)
+
+
+@pytest.mark.parametrize("name", ["contextual", "river_linear"])
+def test_a_learner_sees_the_pool_as_it_is_now(name: str) -> None:
+    """Given the pool (`know`, as the Decider does at start and on every reload), a reward on an item the learner
+    never scored is learned with that item's features (cold start), and an item edited in the pool (here its
+    category and tags) is scored with its new features, not those of the first time it was seen."""
+    from signage.decision import Decider
+
+    learner = build_policy(name, items=POOL)
+    drinks = item("drinks", "food", "coffee")  # never scored: only the pool says what it is
+    Decider(learner, (*POOL, drinks), timezone="UTC", fallback_item=None)
+    for _ in range(30):
+        learner.learn(context(0.0), "drinks", 15.0)
+    learned = learner.probabilities(context(0.0), [COFFEE, PHONE])  # type: ignore[attr-defined]
+    assert learned[0] > 0.9  # coffee shares drinks' category and tag: it inherited the reward
+
+    if name == "contextual":
+        assert isinstance(learner, ContextualPolicy)
+        edited = item("toys", "electronics", "tech")  # the operator re-categorised the item
+        learner.know((edited, COFFEE, PHONE, BANK, drinks))
+        assert learner.item_named(context(0.0), "toys")["category:electronics"] == 1.0
+        assert "category:toys" not in learner.item_named(context(0.0), "toys")

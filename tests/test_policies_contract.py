@@ -172,3 +172,16 @@ def test_propensity_matches_the_empirical_choice_frequency(name: str) -> None:
         assert abs(counts[item_id] / trials - p) < 3.5 * sigma, (item_id, counts[item_id] / trials, p)
     assert sum(propensity.values()) <= 1.0 + 1e-9
     assert len(counts) >= 2
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_a_reward_that_is_not_a_number_changes_nothing_it_can_break(name: str) -> None:
+    """The engine only hands over finite rewards; called directly with NaN (or an infinity), a policy must still
+    choose with a valid propensity afterwards."""
+    policy = make(name)
+    for reward in (float("nan"), float("inf"), float("-inf"), 8.0):
+        decision = policy.select(context(), ITEMS)
+        policy.learn(context(), decision.item_id, reward)
+    for _ in range(5):
+        decision = policy.select(context(), ITEMS)
+        assert decision.item_id in {item.item_id for item in ITEMS} and 0.0 < decision.propensity <= 1.0

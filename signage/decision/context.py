@@ -17,6 +17,7 @@ import zoneinfo
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from signage.types import AgeBand, Attributes, AudienceSnapshot, Context, Gender, Mood, Viewer
 
@@ -167,6 +168,16 @@ def for_viewer(context: Context, attributes: Attributes, memory: Mapping[str, fl
         features = {name: v for name, v in features.items() if not name.startswith(ITEM_CONTEXT_PREFIX)} | dict(memory)
     features.update({f"{VIEWER_PREFIX}{name}": value for name, value in own_bands(attributes).items()})
     return dataclasses.replace(context, features=features)
+
+
+def loggable(context: Context) -> dict[str, Any]:
+    """The context as the decision log keeps it (`Context.to_json`) without the per-item memory of what the people
+    present watched before (`item:<id>:...`): with one returning viewer present, those features are that person's
+    viewing history from earlier visits, which must not outlive re-identification's RAM-only memory on disk. The
+    learner still reads them in RAM; an off-policy replay sees the context without them."""
+    data = context.to_json()
+    data["features"] = {k: v for k, v in data["features"].items() if not k.startswith(ITEM_CONTEXT_PREFIX)}
+    return data
 
 
 def viewer_key(viewer: Viewer) -> str:

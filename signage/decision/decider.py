@@ -163,6 +163,7 @@ class Decider:
         self.decisions_made = 0  # every decision, whichever arm made it (learning curves count these)
         self.decisions_with_people = 0  # ... of them, those made while somebody was in front of the screen
         self.set_rules(rules if rules is not None else RulesConfig(control_share=0.0, exploration_floor=0.0))
+        self._tell_policy_the_pool()
 
     @classmethod
     def from_config(
@@ -213,6 +214,13 @@ class Decider:
             self._items, self._item_rules, self._detail_items = previous
             raise
         self._playlist = Playlist(order=[item.item_id for item in self._items])
+        self._tell_policy_the_pool()
+
+    def _tell_policy_the_pool(self) -> None:
+        """A learner that reads item features (`know`) is given the pool's items, detail pages included."""
+        know = getattr(self.policy, "know", None)
+        if callable(know):
+            know((*self._items, *self._detail_items))
 
     def set_rules(self, rules: RulesConfig) -> None:
         """Apply new rules (validated against the pool first: on an error the old rules stay)."""

@@ -61,6 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAGIC = b"signage-policy-snapshot\n"
+LEARNED_UNDER = ("reward_scale_s",)  # settings the learned state depends on: a change means starting fresh
 SNAPSHOT_FORMAT = 1
 _MAX_HEADER = 4096
 
@@ -279,6 +280,18 @@ def restore_policy(fresh: Policy, path: Path, *, now_utc: datetime | None = None
         return fresh
     except Exception as error:  # never let a snapshot stop the screen
         log.warning("policy snapshot %s could not be restored (%s); %s starts fresh", path, error, fresh.name)
+        return fresh
+    # Weights learned on another reward (`[decision] reward`, `learner_reward_scale_s`) predict in other units:
+    # refused like another version, so the learner starts fresh on the new reward rather than mixing the two.
+    changed = [name for name in LEARNED_UNDER if getattr(loaded, name, None) != getattr(fresh, name, None)]
+    if changed:
+        try:
+            moved = move_aside(path, "mismatch", now_utc=now_utc)
+        except OSError as move_error:
+            moved = f"(could not be moved aside: {move_error})"
+        described = ", ".join(f"{n} {getattr(loaded, n, None)} -> {getattr(fresh, n, None)}" for n in changed)
+        log.warning("snapshot %s was learned under another reward (%s); moved aside to %s, %s starts fresh",
+                    path, described, moved, fresh.name)  # fmt: skip
         return fresh
     # What was learned comes from the snapshot; how to choose and learn comes from today's config, so an operator's
     # change of a setting takes effect on restart (and a snapshot from before a setting existed still loads).

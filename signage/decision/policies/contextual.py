@@ -60,9 +60,9 @@ import numpy.typing as npt
 
 from signage.decision.policies.features import (
     Vocabulary,
+    cached_item_features,
     context_features,
     item_context_table,
-    item_features,
 )
 from signage.decision.policies.softmax import SoftmaxPolicy
 from signage.types import ContentItem, Context
@@ -167,12 +167,24 @@ class ContextualPolicy(SoftmaxPolicy):
         return vector
 
     def _item_named(self, item: ContentItem, extras: dict[str, dict[str, float]]) -> dict[str, float]:
-        fixed = self._items.get(item.item_id)
-        if fixed is None:
-            fixed = item_features(item)
-            self._items[item.item_id] = fixed
+        fixed = self._fixed(item)
         extra = extras.get(item.item_id)
         return self._joined(fixed, extra)
+
+    def _fixed(self, item: ContentItem) -> dict[str, float]:
+        # `_sources` is set here, not in __init__, so snapshots saved before it existed still load.
+        sources: dict[str, ContentItem] = self.__dict__.setdefault("_sources", {})
+        fixed, made = cached_item_features(self._items, sources, item)
+        if made:
+            self._memory.pop(item.item_id, None)  # its category and tags may have changed
+        return fixed
+
+    def know(self, items: Sequence[ContentItem]) -> None:
+        """The pool's items (the rotation and the detail pages), so that a reward on an item this policy has not
+        scored yet is learned with its features (cold start), and an item edited in the pool is seen as it is now.
+        The engine calls this at start and whenever the pool is reloaded."""
+        for item in items:
+            self._fixed(item)
 
     def _joined(self, fixed: dict[str, float], extra: dict[str, float] | None) -> dict[str, float]:
         """An item's fixed features with its per-item context; with `wear_crossed`, also each fixed feature (bias

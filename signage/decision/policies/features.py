@@ -103,6 +103,19 @@ def item_features(item: ContentItem) -> dict[str, float]:
     return values
 
 
+def cached_item_features(
+    cache: dict[str, dict[str, float]], sources: dict[str, ContentItem], item: ContentItem
+) -> tuple[dict[str, float], bool]:
+    """`item_features(item)` kept in `cache` by id, made again when the item is not the one they were made from (its
+    category, tags, advertiser or motion edited in the pool, or its id reused); True when they were (re)made."""
+    fixed = cache.get(item.item_id)
+    if fixed is not None and sources.get(item.item_id) == item:
+        return fixed, False
+    fixed = cache[item.item_id] = item_features(item)
+    sources[item.item_id] = item
+    return fixed, True
+
+
 class Vocabulary:
     """Names to column indices, growing as new names appear; picklable (plain dict)."""
 

@@ -12,6 +12,7 @@ engine. It is deterministic given its history: the propensity of its choice is 1
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -110,5 +111,6 @@ class LinUCBPolicy:
         a_inv = self._a_inv[row]
         ax = a_inv @ x
         self._a_inv[row] = a_inv - np.outer(ax, ax) / (1.0 + float(x @ ax))
-        self._b[row] += min(max(reward / self.reward_scale_s, 0.0), 5.0) * x
+        target = reward / self.reward_scale_s
+        self._b[row] += (0.0 if math.isnan(target) else min(max(target, 0.0), 5.0)) * x
         self._theta[row] = self._a_inv[row] @ self._b[row]

@@ -14,7 +14,7 @@ from typing import Any
 
 from river import linear_model, optim
 
-from signage.decision.policies.features import context_features, item_context_features, item_features
+from signage.decision.policies.features import cached_item_features, context_features, item_context_features
 from signage.decision.policies.softmax import SoftmaxPolicy
 from signage.types import ContentItem, Context
 
@@ -51,11 +51,16 @@ class RiverLinearPolicy(SoftmaxPolicy):
         extra = item_context_features(context, item_id)
         return fixed | extra if extra else fixed
 
+    def know(self, items: Sequence[ContentItem]) -> None:
+        """The pool's items, as the contextual learner's `know`: features for a reward on an item not yet scored,
+        and items edited in the pool seen as they are now."""
+        sources: dict[str, ContentItem] = self.__dict__.setdefault("_sources", {})
+        for item in items:
+            cached_item_features(self._items, sources, item)
+
     def _scores(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
         named_context = context_features(context)
-        for item in eligible:
-            if item.item_id not in self._items:
-                self._items[item.item_id] = item_features(item)
+        self.know(eligible)
         return [
             float(self._model.predict_one(crossed(named_context, self._item_named(item.item_id, context))))
             for item in eligible

@@ -101,4 +101,6 @@ class SoftmaxPolicy(ABC):
     def _target(self, reward: float) -> float:
         """The reward in model units, capped so one long stare does not swamp the model."""
         value = reward / self.reward_scale_s
+        if math.isnan(value):  # not a measurement: learning it would make every later score NaN
+            return 0.0
         return 0.0 if value < 0.0 else 5.0 if value > 5.0 else value
