@@ -69,6 +69,18 @@ def test_context_counts_and_shares() -> None:
     assert not ctx.minor_possible and ctx.camera_ok
 
 
+def test_context_says_which_way_people_move_and_how_sure_their_bands_are() -> None:
+    walking = replace(viewer(AgeBand.ADULT), direction=Direction.LEFT_TO_RIGHT)
+    unsure = replace(
+        viewer(AgeBand.SENIOR), direction=Direction.APPROACHING, attributes=Attributes(AgeBand.SENIOR, 0.4)
+    )
+    features = build_context(snapshot(viewer(AgeBand.ADULT), walking, unsure), "UTC").features
+    assert features["direction_standing"] == features["direction_crossing"] == features["direction_approaching"]
+    assert features["direction_approaching"] == pytest.approx(1 / 3) and "direction_leaving" not in features
+    assert features["confidence_age"] == pytest.approx((0.8 + 0.8 + 0.4) / 3)
+    assert features["confidence_gender"] == 0.0  # nobody's gender was seen
+
+
 @pytest.mark.parametrize(
     ("viewers", "camera_ok", "allowed"),
     [
@@ -170,3 +182,13 @@ def test_a_returning_viewer_is_not_shown_what_they_watched_on_an_earlier_visit()
     assert any("a" in c.excluded for c in choices)
     fresh = replace(snapshot(stranger), t_utc=NOW.replace(minute=46))
     assert "a" not in decider.decide(fresh).excluded
+
+
+def test_the_learner_leaves_movement_and_certainty_out() -> None:
+    """They are in the context (logged); the contextual learner does not learn from them (measured: no gain)."""
+    from signage.decision.policies.features import context_features
+
+    ctx = build_context(snapshot(viewer(AgeBand.ADULT)), "UTC")
+    assert "direction_standing" in ctx.features and "confidence_age" in ctx.features
+    named = context_features(ctx)
+    assert not [name for name in named if name.startswith(("direction_", "confidence_"))] and "age_adult" in named

@@ -1,10 +1,11 @@
 """Turn the audience into the context the decision engine sees: numbers, never pixels.
 
-Besides counts and shares of who is present, the context says who is there *together* (group composition: a child
-with an adult, a mixed pair, the joint age × gender shares) and, per item, how many of the people present already
-watched it on an earlier visit (`item:<id>:seen`, `item:<id>:seen_again`, from a `WearMemory` of anonymous
-re-identification keys, RAM only). The no-repeat rule keeps an item away from a returning viewer for its window;
-novelty keeps wearing after that, and the learner weighs these shares itself.
+Besides counts and shares of who is present (and which way they move, and how sure perception is of their bands),
+the context says who is there *together* (group composition: a child with an adult, a mixed pair, the joint age ×
+gender shares) and, per item, how many of the people present already watched it on an earlier visit
+(`item:<id>:seen`, `item:<id>:seen_again`, from a `WearMemory` of anonymous re-identification keys, RAM only). The
+no-repeat rule keeps an item away from a returning viewer for its window; novelty keeps wearing after that, and the
+learner weighs these shares itself.
 
 A reward belongs to one viewer, so the engine teaches it with `for_viewer`: the decision's context plus that viewer's
 own bands (`viewer:*`) and, in place of the group's `item:*` shares, what that viewer alone had watched then.
@@ -15,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from signage.types import AgeBand, Attributes, AudienceSnapshot, Context, Gender, Mood, Viewer
+from signage.types import AgeBand, Attributes, AudienceSnapshot, Context, Direction, Gender, Mood, Viewer
 
 ITEM_CONTEXT_PREFIX = "item:"  # item-specific context features: `item:<item id>:<name>`
 VIEWER_PREFIX = "viewer:"  # the bands of the one viewer whose reward a learner is given (see `for_viewer`)
@@ -27,6 +28,13 @@ DEMOGRAPHIC_PREFIXES = ("age_", "gender_", "mood_", "agegender_")  # the shares 
 
 _ADULT_BANDS = frozenset({AgeBand.YOUNG_ADULT, AgeBand.ADULT, AgeBand.SENIOR})
 _YOUNG_BANDS = frozenset({AgeBand.CHILD, AgeBand.TEEN})
+_DIRECTION_NAMES = {  # crossing either way is one: which way someone walks past says nothing about the content
+    Direction.APPROACHING: "approaching",
+    Direction.STANDING: "standing",
+    Direction.LEFT_TO_RIGHT: "crossing",
+    Direction.RIGHT_TO_LEFT: "crossing",
+    Direction.LEAVING: "leaving",
+}
 
 
 class WearMemory:
@@ -106,6 +114,20 @@ def group_features(viewers: Iterable[Viewer]) -> dict[str, float]:
     return features
 
 
+def movement_and_certainty(viewers: Sequence[Viewer]) -> dict[str, float]:
+    """Which way the people present move (shares `direction_approaching`, `direction_standing`,
+    `direction_crossing`, `direction_leaving`) and how sure perception is of their bands (mean confidences
+    `confidence_age`, `confidence_gender`: a context of uncertain bands says less about taste)."""
+    n = len(viewers)
+    if not n:
+        return {}
+    moving = Counter(_DIRECTION_NAMES.get(v.direction, "") for v in viewers)
+    features = {f"direction_{name}": count / n for name, count in moving.items() if name}
+    features["confidence_age"] = sum(v.attributes.age_confidence for v in viewers) / n
+    features["confidence_gender"] = sum(v.attributes.gender_confidence for v in viewers) / n
+    return features
+
+
 def build_context(snapshot: AudienceSnapshot, timezone: str, *, per_item: Mapping[str, float] | None = None) -> Context:
     """Counts and shares of who is present and who is together, plus the store-local hour and weekday.
 
@@ -126,6 +148,7 @@ def build_context(snapshot: AudienceSnapshot, timezone: str, *, per_item: Mappin
             features[f"mood_{mood}"] = moods[mood] / n
         features["group_max"] = float(max(v.group_size for v in viewers))
         features["dwell_mean_s"] = sum(v.dwell_s for v in viewers) / n
+        features.update(movement_and_certainty(viewers))
         features.update(group_features(viewers))
     if per_item:
         features.update(per_item)

@@ -23,6 +23,10 @@ from signage.decision.context import DEMOGRAPHIC_PREFIXES, ITEM_CONTEXT_PREFIX, 
 from signage.types import ContentItem, Context
 
 _SCALES = {"group_max": 4.0, "n_present": 5.0}
+# In the context (logged, for analysts and other policies) but not learned from: measured on the virtual store
+# (2026-12-03, docs/learner.md), direction shares and band confidences left the learner level on % of the oracle and
+# slowed its first 70% on some seeds.
+NOT_LEARNED_PREFIXES = ("direction_", "confidence_")
 _CLIP = 3.0
 
 
@@ -59,6 +63,7 @@ def context_features(context: Context) -> dict[str, float]:
     # A reward's own viewer (`for_viewer`): their bands replace the group's shares of the same names.
     own = {name[len(VIEWER_PREFIX) :]: v for name, v in context.features.items() if name.startswith(VIEWER_PREFIX)}
     skipped = (ITEM_CONTEXT_PREFIX, VIEWER_PREFIX, *DEMOGRAPHIC_PREFIXES) if own else (ITEM_CONTEXT_PREFIX,)
+    skipped = (*skipped, *NOT_LEARNED_PREFIXES)
     for name, value in context.features.items():
         if value and not name.startswith(skipped):
             values[name] = _scaled(name, float(value))
