@@ -9,6 +9,7 @@ import math
 import random
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -124,26 +125,39 @@ def _item(item_id: str) -> ContentItem:
     return ContentItem(item_id, "", ContentKind.TEXT, 8.0, "adv", "cat", title=item_id)
 
 
+def logged(
+    decision_id: str,
+    session_id: str,
+    context: Context,
+    t_mono: float,
+    eligible: tuple[str, ...],
+    chosen: str,
+    propensity: float,
+) -> DecisionRecord:
+    """A decision of the logging softmax, as the engine writes one."""
+    return DecisionRecord(
+        decision_id=decision_id,
+        session_id=session_id,
+        t_utc=context.t_utc,
+        t_mono=t_mono,
+        context=context.to_json(),
+        eligible=eligible,
+        item_id=chosen,
+        propensity=propensity,
+        policy="logging_softmax",
+        policy_version="1",
+        reason="test",
+        arm="learner",
+        trigger="item_end",
+    )
+
+
 def write_database(path: Path, seed: int, n: int) -> None:
     store = StoreWriter(StoreConfig(), path=path).start()
     session = SessionRecord(new_id(), "screen-1", T0, 0.0, "simulate", "test", "x", T0, 0.0)
     store.write(session)
     for k, (context, eligible, chosen, propensity, rewards) in enumerate(synthetic_logs(seed, n)):
-        decision = DecisionRecord(
-            decision_id=new_id(),
-            session_id=session.session_id,
-            t_utc=context.t_utc,
-            t_mono=10.0 * k,
-            context=context.to_json(),
-            eligible=eligible,
-            item_id=chosen,
-            propensity=propensity,
-            policy="logging_softmax",
-            policy_version="1",
-            reason="test",
-            arm="learner",
-            trigger="item_end",
-        )
+        decision = logged(new_id(), session.session_id, context, 10.0 * k, eligible, chosen, propensity)
         store.write(decision)
         for reward in rewards:
             store.write(
@@ -197,23 +211,8 @@ def test_decisions_come_in_session_order_though_each_session_restarts_its_clock(
         for k in range(3):  # t_mono 0, 10, 20 in both sessions
             decision_id = f"{session_name}-{k}"
             expected.append(decision_id)
-            store.write(
-                DecisionRecord(
-                    decision_id=decision_id,
-                    session_id=session.session_id,
-                    t_utc=started + timedelta(seconds=10 * k),
-                    t_mono=10.0 * k,
-                    context=context.to_json(),
-                    eligible=eligible,
-                    item_id=chosen,
-                    propensity=propensity,
-                    policy="logging_softmax",
-                    policy_version="1",
-                    reason="test",
-                    arm="learner",
-                    trigger="item_end",
-                )
-            )
+            at = replace(context, t_utc=started + timedelta(seconds=10 * k))
+            store.write(logged(decision_id, session.session_id, at, 10.0 * k, eligible, chosen, propensity))
     assert store.flush(timeout=30.0)
     assert store.close()
     assert [logged.decision_id for logged in load_logged_decisions(path)] == expected
