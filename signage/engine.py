@@ -342,12 +342,15 @@ class Engine:
             self._bands[viewer.viewer_id] = viewer.attributes
         while len(self._bands) > 10_000:  # viewers long gone: their exposures closed when they left
             del self._bands[next(iter(self._bands))]
-        for record in update.records:
-            self._store.write(self._rewarded(record) if isinstance(record, ExposureRecord) else record)
+        records = [self._rewarded(r) if isinstance(r, ExposureRecord) else r for r in update.records]
+        rewarded = {r.exposure_id: r for r in records if isinstance(r, ExposureRecord)}
+        for record in records:
+            self._store.write(record)
             if isinstance(record, ViewerRecord) and record.status is Status.CLOSED:
                 self._passers_by += record.is_passer_by
                 self._watchers += record.is_watcher
-        for exposure in map(self._rewarded, update.closed_exposures):
+        # The closed exposures are among the records: each reward is worked out once.
+        for exposure in (rewarded.get(e.exposure_id) or self._rewarded(e) for e in update.closed_exposures):
             self._decider.watched(
                 exposure.viewer_id,
                 exposure.item_id,
