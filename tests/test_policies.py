@@ -118,6 +118,19 @@ def test_the_step_settles_with_each_items_experience_but_never_stops() -> None:
         ContextualPolicy(seed=1, settle_to=0.0)
 
 
+def test_the_step_is_shared_out_over_the_pool_as_last_told() -> None:
+    """`settle_updates` is shared out over the items of the pool the engine told last: an item retired from the pool
+    no longer slows the settling of those left."""
+    learner = ContextualPolicy(seed=1, learning_rate=0.1, settle_to=0.3, settle_updates=200)
+    people = context(0.5)
+    learner.know((COFFEE, BANK))  # k = 200 / 2
+    for _ in range(100):
+        learner.learn(people, "coffee", 5.0)
+    assert learner.step_size(people, "coffee") == pytest.approx(0.05)  # n = k
+    learner.know((COFFEE,))  # the bank's item retired: k = 200 / 1
+    assert learner.step_size(people, "coffee") == pytest.approx(0.1 * 200 / 300)
+
+
 CLOSE_CALL = (item("a", "food", "x"), item("b", "toys", "y"), item("c", "home", "z"))
 
 

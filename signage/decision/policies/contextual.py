@@ -182,9 +182,11 @@ class ContextualPolicy(SoftmaxPolicy):
     def know(self, items: Sequence[ContentItem]) -> None:
         """The pool's items (the rotation and the detail pages), so that a reward on an item this policy has not
         scored yet is learned with its features (cold start), and an item edited in the pool is seen as it is now.
-        The engine calls this at start and whenever the pool is reloaded."""
+        The engine calls this at start and whenever the pool is reloaded. The pool given last is what the step's
+        `settle_updates` is shared out over: an item retired from the pool no longer slows the others' settling."""
         for item in items:
             self._fixed(item)
+        self.__dict__["_pool_size"] = len({item.item_id for item in items})
 
     def _joined(self, fixed: dict[str, float], extra: dict[str, float] | None) -> dict[str, float]:
         """An item's fixed features with its per-item context; with `wear_crossed`, also each fixed feature (bias
@@ -351,7 +353,10 @@ class ContextualPolicy(SoftmaxPolicy):
         floor = (memory or self._quick).settle_to
         if floor >= 1.0 or (self.empty_apart and not context.n_present):
             return self.learning_rate
-        k = self.settle_updates / max(1, len(self._items))
+        # The pool as last told (`know`); a snapshot saved before `know` existed, or a policy never told, counts
+        # the items it has scored.
+        pool_size = self.__dict__.get("_pool_size") or len(self._items)
+        k = self.settle_updates / max(1, pool_size)
         return self.learning_rate * max(floor, k / (k + self.item_updates.get(item_id, 0)))
 
 
