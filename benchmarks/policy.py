@@ -6,10 +6,11 @@ ratio to round-robin and % of the oracle, decisions until 70/80/90% of the oracl
                                 [--no-cache | --kept-only]
 
 Each finished run (scenario, policy, seed, days, tick) is kept in `benchmarks/results/runs/`, named with a digest of
-the code it ran (all of `signage`, the learner's module only for the runs built on it, and the definitions here
-that build scenarios and run policies; docstrings and comments left out), and read back rather than run again: the
-full default set over 30 days and 3 seeds takes many hours of a 2-core host, so an invocation that was stopped
-resumes where it was, a changed learner reruns only the learner's runs, and a changed simulator reruns all.
+the code it ran (the modules of `signage` it imports, the learner's module only for the runs built on it, and the
+definitions here that build scenarios and run policies; docstrings and comments left out), and read back rather
+than run again: the full default set over 30 days and 3 seeds takes many hours of a 2-core host, so an invocation
+that was stopped resumes where it was, a changed learner reruns only the learner's runs, a changed simulator reruns
+all, and a change the runs do not import (the player, the perception, off-policy evaluation) reruns none.
 `--no-cache` runs everything again; `--kept-only` runs nothing and reports the seeds whose runs of every policy are
 kept (the progress of a long invocation).
 
@@ -477,12 +478,50 @@ def source_digest(sources: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def imported_modules(source: str, package: Path) -> list[Path]:
+    """The files of `package` that `source` imports, directly or through them (package `__init__` files included,
+    imports inside functions too): what a run can execute, so that editing the player or the perception keeps the
+    kept runs."""
+    root = package.parent
+    found: set[Path] = set()
+    pending: list[tuple[str, Path | None]] = [(source, None)]
+
+    def module_files(dotted: str) -> list[Path]:
+        parts = dotted.split(".")
+        files = [root.joinpath(*parts[:n], "__init__.py") for n in range(1, len(parts) + 1)]
+        files.append(root.joinpath(*parts).with_suffix(".py"))
+        return [file for file in files if file.is_file()]
+
+    while pending:
+        text, path = pending.pop()
+        for node in ast.walk(ast.parse(text)):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level and path is not None:  # relative: from the importing file's package, `level` up
+                    parts = path.parent.relative_to(root).parts
+                    parts = parts[: len(parts) - node.level + 1]
+                    base = ".".join((*parts, base) if base else parts)
+                names = [base, *(f"{base}.{alias.name}" for alias in node.names)]  # a name may be a submodule
+            for name in names:
+                if name.split(".")[0] != package.name:
+                    continue
+                for file in module_files(name):
+                    if file not in found:
+                        found.add(file)
+                        pending.append((file.read_text(), file))
+    return sorted(found)
+
+
 def run_digest(policy: str) -> str:
-    """What a run of `policy` depends on besides its arguments: all of `signage` (the learner's module only for the
-    policies built on it, so a changed learner keeps the other policies' runs) and this file's definitions that
-    build the scenarios and run the policies (not how results are summed up or printed)."""
+    """What a run of `policy` depends on besides its arguments: the modules of `signage` this file imports, directly
+    or through them (the learner's module only for the policies built on it, so a changed learner keeps the other
+    policies' runs), and this file's definitions that build the scenarios and run the policies (not how results are
+    summed up or printed)."""
     package = Path(__file__).parents[1] / "signage"
-    paths = sorted(package.rglob("*.py"))
+    paths = imported_modules(Path(__file__).read_text(), package)
     if not uses_learner(policy):
         paths = [path for path in paths if path.relative_to(package).as_posix() != LEARNER_MODULE]
     sources = [path.read_text() for path in paths]

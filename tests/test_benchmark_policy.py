@@ -178,6 +178,37 @@ def test_the_run_digest_ignores_docs_but_not_code(bench: ModuleType) -> None:
     assert bench.run_digest("linucb") == bench.run_digest("oracle") != learner  # a changed learner keeps their runs
 
 
+def test_the_run_digest_reads_the_modules_a_run_imports(bench: ModuleType, tmp_path: Path) -> None:
+    """Only what a run can execute: the package's modules imported, directly, through others, inside a function or
+    relatively, with their packages' `__init__` files; a module nothing imports (the player, say) is left out, so
+    editing it keeps the kept runs."""
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "import pkg.sub.b\n",
+        "sub/__init__.py": "",
+        "sub/b.py": "def f():\n    from . import c\n",
+        "sub/c.py": "from pkg import d\n",
+        "d.py": "import os\n",
+        "unused.py": "import pkg.a\n",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    found = bench.imported_modules("import json\nfrom pkg.a import thing\n", package)
+    assert [path.relative_to(package).as_posix() for path in found] == [
+        "__init__.py",
+        "a.py",
+        "d.py",
+        "sub/__init__.py",
+        "sub/b.py",
+        "sub/c.py",
+    ]
+    real = bench.imported_modules(Path(bench.__file__).read_text(), Path(bench.__file__).parents[1] / "signage")
+    names = {path.name for path in real}
+    assert {"simulate.py", "contextual.py", "decider.py"} <= names and "evaluate.py" not in names
+
+
 def test_a_learner_variant_runs_with_its_own_settings(bench: ModuleType) -> None:
     """`contextual:name=value,...` is the learner with other constructor settings, run on the same streams as the
     rest (development comparisons from the command line); a setting it does not take is refused up front."""
