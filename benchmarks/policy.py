@@ -665,9 +665,11 @@ def late_share(result: SimulationResult, oracle: SimulationResult) -> float:
     return 100.0 * mine / best if best else 0.0
 
 
-def micro(policy_name: str, *, items: int = 50, steps: int = 3000, repeats: int = 3) -> dict[str, float]:
+def micro(policy_name: str, *, items: int = 50, steps: int = 6000, repeats: int = 3) -> dict[str, float]:
     """select + learn alone with `items` eligible items: p50 and p99 in microseconds, medians of `repeats` runs
-    (the machine may be shared: one run's p99 can be another process's time slice)."""
+    (the machine may be shared: one run's p99 can be another process's time slice). 6,000 steps cover the
+    learner's both regimes: the quick memory alone, and from its `settle_updates` (3,000) on, two memories
+    learned and compared."""
     runs = [_micro_once(policy_name, items=items, steps=steps) for _ in range(repeats)]
     return {key: statistics.median(run[key] for run in runs) for key in ("p50_us", "p99_us")}
 
