@@ -26,9 +26,9 @@ from signage.decision.evaluate import (
     load_logged_decisions,
 )
 from signage.ids import new_id
-from signage.records import DecisionRecord, ExposureRecord, SessionRecord
+from signage.records import DecisionRecord, ExposureRecord, SessionRecord, ViewerRecord
 from signage.store import StoreWriter
-from signage.types import ContentItem, Context
+from signage.types import AgeBand, Attributes, ContentItem, Context, Gender, Mood
 
 ITEMS = ("a", "b", "c", "d")
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
@@ -152,19 +152,31 @@ def logged(
     )
 
 
-def write_database(path: Path, seed: int, n: int) -> None:
+def write_database(path: Path, seed: int, n: int, *, viewers_every: int = 0) -> None:
+    """`synthetic_logs` as the engine logs them; with `viewers_every`, every so many exposures' viewer also gets a
+    viewers row (an adult man)."""
     store = StoreWriter(StoreConfig(), path=path).start()
     session = SessionRecord(new_id(), "screen-1", T0, 0.0, "simulate", "test", "x", T0, 0.0)
     store.write(session)
+    exposures = 0
     for k, (context, eligible, chosen, propensity, rewards) in enumerate(synthetic_logs(seed, n)):
         decision = logged(new_id(), session.session_id, context, 10.0 * k, eligible, chosen, propensity)
         store.write(decision)
         for reward in rewards:
+            viewer_id = new_id()
+            exposures += 1
+            if viewers_every and exposures % viewers_every == 0:
+                store.write(
+                    ViewerRecord(
+                        viewer_id, session.session_id, context.t_utc, context.t_utc, 8.0, 0.0,
+                        AgeBand.ADULT, 0.9, Gender.MALE, 0.8, Mood.NEUTRAL, 0.5, False, 1, True, False, "test",
+                    )
+                )  # fmt: skip
             store.write(
                 ExposureRecord(
                     exposure_id=new_id(),
                     session_id=session.session_id,
-                    viewer_id=new_id(),
+                    viewer_id=viewer_id,
                     play_id=new_id(),
                     decision_id=decision.decision_id,
                     item_id=chosen,
@@ -321,33 +333,52 @@ def test_the_target_is_asked_about_the_learner_arms_set_when_the_arms_sets_diffe
 
 def test_a_replayed_learner_learns_as_the_engines_does(tmp_path: Path) -> None:
     """Replayed over the logs (`PolicyTarget`), a learner learns each exposure's own reward after being asked about
-    its decision, nothing from a decision nobody saw and nothing from a detail page a reader opened."""
-    from signage.decision.evaluate import PolicyTarget
+    its decision, with that viewer's own bands beside the group's shares (`for_viewer`, as the engine teaches), from
+    detail pages a reader opened too, and nothing from a decision nobody saw."""
+    from signage.decision.evaluate import LoggedExposure, PolicyTarget
 
     class Recorder:
         name = "recorder"
 
         def __init__(self) -> None:
-            self.learned: list[tuple[str, float]] = []
+            self.learned: list[tuple[str, float, dict[str, float]]] = []
 
         def probabilities(self, context: Context, eligible: Sequence[ContentItem]) -> list[float]:
             return [1.0 / len(eligible)] * len(eligible)
 
         def learn(self, context: Context, item_id: str, reward: float) -> None:
-            self.learned.append((item_id, reward))
+            own = {k: v for k, v in context.features.items() if k.startswith("viewer:")}
+            self.learned.append((item_id, reward, own))
 
     context, eligible, chosen, propensity, _ = synthetic_logs(5, 1)[0]
+    child = Attributes(age_band=AgeBand.CHILD, gender=Gender.FEMALE, mood=Mood.POSITIVE)
+    seen = (LoggedExposure(2.0, child), LoggedExposure(3.0))
     logs = [
-        LoggedDecision("seen", context, eligible, chosen, propensity, 5.0, "learner", "p", exposure_rewards=(2.0, 3.0)),
+        LoggedDecision("seen", context, eligible, chosen, propensity, 5.0, "learner", "p", exposures=seen),
         LoggedDecision("unseen", context, eligible, chosen, propensity, 0.0, "control", "p"),
-        LoggedDecision("detail", context, (chosen,), chosen, 1.0, 4.0, "rule", "interactive", exposure_rewards=(4.0,)),
+        LoggedDecision("detail", context, (chosen,), chosen, 1.0, 4.0, "rule", "interactive", (LoggedExposure(4.0),)),
     ]
     recorder = Recorder()
     evaluate(logs, PolicyTarget(recorder))
-    assert recorder.learned == [(chosen, 2.0), (chosen, 3.0)]
-    # From a database: each exposure's reward comes back on its decision.
+    child_bands = {
+        "viewer:age_child": 1.0,
+        "viewer:gender_female": 1.0,
+        "viewer:mood_positive": 1.0,
+        "viewer:agegender_child_female": 1.0,
+    }
+    assert recorder.learned == [(chosen, 2.0, child_bands), (chosen, 3.0, {}), (chosen, 4.0, {})]
+
+    # From a database: each exposure's reward comes back on its decision, with its viewer's bands when the viewers
+    # table has them (`write_database` writes a row for every other viewer).
     path = tmp_path / "signage.db"
-    write_database(path, seed=11, n=50)
+    write_database(path, seed=11, n=50, viewers_every=2)
     loaded = load_logged_decisions(path)
+    with_bands = 0
     for logged, (*_, rewards) in zip(loaded, synthetic_logs(11, 50), strict=True):
-        assert sorted(logged.exposure_rewards) == pytest.approx(sorted(rewards))
+        assert sorted(e.reward for e in logged.exposures) == pytest.approx(sorted(rewards))
+        for exposure in logged.exposures:
+            if exposure.viewer is not None:
+                assert exposure.viewer.age_band is AgeBand.ADULT and exposure.viewer.gender is Gender.MALE
+                with_bands += 1
+    total = sum(len(logged.exposures) for logged in loaded)
+    assert 0 < with_bands < total

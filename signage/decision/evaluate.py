@@ -36,14 +36,23 @@ import numpy.typing as npt
 
 from signage.clock import parse_iso_utc
 from signage.config.decision import DecisionConfig
-from signage.decision.history import RULE
-from signage.types import ContentItem, ContentKind, Context
+from signage.decision.context import for_viewer
+from signage.types import AgeBand, Attributes, ContentItem, ContentKind, Context, Gender, Mood
 
 Z95 = 1.959963984540054
 
 
 class EvaluationError(Exception):
     """A database that cannot be evaluated (missing, not a signage database, no decisions)."""
+
+
+@dataclass(frozen=True)
+class LoggedExposure:
+    """One viewer's exposure to a logged decision's item: its reward, and that viewer's bands as the viewers table
+    keeps them (None when the table has no row for them)."""
+
+    reward: float
+    viewer: Attributes | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ class LoggedDecision:
     reward: float
     arm: str
     policy: str
-    exposure_rewards: tuple[float, ...] = ()  # each exposure's own reward (what the engine's learner learned)
+    exposures: tuple[LoggedExposure, ...] = ()  # each exposure on its own (what the engine's learner learned)
 
 
 class TargetPolicy(Protocol):
@@ -131,19 +140,33 @@ def load_logged_decisions(db_path: str | Path, *, session_id: str | None = None)
             f"{where} ORDER BY COALESCE(s.started_utc, d.t_utc), d.session_id, d.t_mono, d.seq",
             params,
         ).fetchall()
-        per_exposure: dict[str, list[float]] = {}
-        for decision_id, reward in db.execute(
-            "SELECT decision_id, reward FROM exposures WHERE reward IS NOT NULL ORDER BY seq"
+        per_exposure: dict[str, list[LoggedExposure]] = {}
+        for exposure_id, decision_id, reward, *bands in db.execute(
+            "SELECT e.id, e.decision_id, e.reward, v.age_band, v.gender, v.mood FROM exposures e "
+            "LEFT JOIN viewers v ON v.id = e.viewer_id WHERE e.reward IS NOT NULL ORDER BY e.seq"
         ).fetchall():
-            per_exposure.setdefault(str(decision_id), []).append(float(reward))
+            exposure = LoggedExposure(float(reward), _viewer_bands(path, str(exposure_id), bands))
+            per_exposure.setdefault(str(decision_id), []).append(exposure)
     except sqlite3.Error as exc:
         raise EvaluationError(f"{path}: not a signage database ({exc})") from None
     finally:
         db.close()
     return [
-        dataclasses.replace(decision, exposure_rewards=tuple(per_exposure.get(decision.decision_id, ())))
+        dataclasses.replace(decision, exposures=tuple(per_exposure.get(decision.decision_id, ())))
         for decision in (_logged_decision(path, row) for row in rows)
     ]
+
+
+def _viewer_bands(path: Path, exposure_id: str, bands: Sequence[Any]) -> Attributes | None:
+    """The exposed viewer's age band, gender and mood from their viewers row (the last the engine knew of them;
+    the engine teaches with the bands it knew when the exposure closed); None without a row."""
+    age_band, gender, mood = bands
+    if age_band is None:
+        return None
+    try:
+        return Attributes(age_band=AgeBand(age_band), gender=Gender(gender), mood=Mood(mood))
+    except ValueError as exc:
+        raise EvaluationError(f"{path}: exposure {exposure_id}: its viewer's bands cannot be read ({exc})") from None
 
 
 def _logged_decision(path: Path, row: Sequence[Any]) -> LoggedDecision:
@@ -235,11 +258,13 @@ def evaluate(
         eligible = [by_id.get(i) or _placeholder(i) for i in d.eligible]
         targets.append(target.probabilities(d.context, eligible))
         observe = getattr(target, "observe", None)
-        if observe is not None and d.arm != RULE:
+        if observe is not None:
             # A replayed learner learns from the past of each decision only, and as the engine's does: from each
-            # exposure's reward (a decision nobody saw teaches nothing), never from a detail page a reader opened.
-            for reward in d.exposure_rewards:
-                observe(d.context, d.item_id, reward)
+            # exposure's reward with that viewer's own bands (a decision nobody saw teaches nothing), detail pages
+            # a reader opened included.
+            for exposure in d.exposures:
+                learned = d.context if exposure.viewer is None else for_viewer(d.context, exposure.viewer)
+                observe(learned, d.item_id, exposure.reward)
     weights = np.array([targets[k].get(d.item_id, 0.0) / d.propensity for k, d in enumerate(logs)])
 
     # Doubly robust with cross-fitting: each fold's reward model is fitted on the other folds only.
@@ -297,8 +322,10 @@ class PolicyTarget:
 
     Its probabilities come from its `probabilities` when it has them; a policy without them must be deterministic
     and is asked to pick (a playlist then moves on as it would have). With `learn`, the policy learns from each
-    logged decision's item and reward after being asked about it, so a learner is judged as it would have grown on
-    this data (it sees only the past of each decision); otherwise it stays in the state it was given."""
+    logged decision's exposures after being asked about it (`evaluate`: each viewer's reward with their own bands),
+    so a learner is judged as it would have grown on this data (it sees only the past of each decision); otherwise
+    it stays in the state it was given. What the engine's learner also read in RAM and the log leaves out (what the
+    people present had watched on earlier visits, `context.loggable`) a replayed learner never sees."""
 
     def __init__(self, policy: Any, *, learn: bool = True) -> None:
         self._policy = policy
