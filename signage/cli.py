@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from signage.simulate import SIMULATION_POLICIES, format_result, simulate
+    from signage.simulate import SIMULATION_POLICIES, SimulationError, format_result, simulate
 
     if args.policy not in SIMULATION_POLICIES:
         print(
@@ -189,7 +189,11 @@ def _simulate(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     config, pool = loaded
-    result = simulate(config, pool, policy=args.policy, days=args.days, seed=args.seed, db_path=args.db)
+    try:
+        result = simulate(config, pool, policy=args.policy, days=args.days, seed=args.seed, db_path=args.db)
+    except SimulationError as exc:
+        print(f"signage simulate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print(json.dumps(result.to_json(), indent=2) if args.json else format_result(result))
     return EXIT_OK
 

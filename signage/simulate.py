@@ -63,6 +63,13 @@ START_DATE = date(2026, 3, 2)  # a Monday, so a week of simulated days covers ev
 OPENING_LOCAL_TIME = f"{OPENING_HOUR:02d}:00"  # when a simulated run starts, store-local time
 
 
+STORE_STALL_S = 30.0  # a run fails only when its store commits nothing for this long, however far behind it is
+
+
+class SimulationError(Exception):
+    """A simulated run that cannot be reported truthfully (its store stopped writing)."""
+
+
 class OraclePolicy:
     """Knows the simulator's hidden appeal of every item to every shopper in view; picks the best. Not deployable."""
 
@@ -287,8 +294,16 @@ def simulate(
         )
         try:
             summary = engine.run_simulated(days * 86400.0, tick_s=tick, speed=0.0, frame_interval_s=1.0)
+            # Simulated days outrun the writer thread: the report below must read every row the run made.
+            drained = writer.drain(STORE_STALL_S)
+            health = writer.health()
         finally:
             writer.close()
+        if not drained:
+            raise SimulationError(
+                f"the store stopped writing to {path} with {health.backlog_rows} rows waiting"
+                f" ({health.error or f'none committed in {STORE_STALL_S:g} s'}); a report would miss them"
+            )
         report: Report = build_report(path, session_id=summary.session_id)
     return SimulationResult(
         policy=policy,

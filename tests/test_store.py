@@ -498,3 +498,31 @@ def test_a_version_1_database_migrates_to_the_same_columns_as_a_new_one(tmp_path
         assert [c.name for c in db[table].columns] == [c.name for c in fresh[table].columns]
     row = db.execute("SELECT item_id, started_frame, fallback FROM plays WHERE id = 'p1'").fetchone()
     assert row == ("a", None, "")
+
+
+# -- draining --------------------------------------------------------------------------------------------------------
+
+
+def test_drain_waits_for_a_backlog_longer_than_one_flush(db_path: Path) -> None:
+    # Rows queued far faster than they commit, as a simulation queues them: drain returns only once all are in.
+    config = StoreConfig(flush_interval_s=0.01, batch_max_rows=50)
+    with StoreWriter(config, path=db_path) as writer:
+        for n in range(20_000):
+            writer.write(event(n))
+        assert writer.drain(stall_s=5.0)
+        assert writer.health().backlog_rows == 0
+        assert rows(db_path, "SELECT COUNT(*) AS n FROM events")[0]["n"] == 20_000
+
+
+def test_drain_gives_up_when_nothing_commits(tmp_path: Path) -> None:
+    # The path is a directory, so the database never opens: drain says so after its stall instead of waiting forever.
+    writer = StoreWriter(FAST, path=tmp_path).start()
+    try:
+        writer.write(event(1))
+        started_at = time.monotonic()
+        assert not writer.drain(stall_s=0.3)
+        assert time.monotonic() - started_at < 5.0
+        assert writer.health().backlog_rows == 1
+        assert writer.health().error
+    finally:
+        writer.close()

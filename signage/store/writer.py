@@ -128,6 +128,17 @@ class StoreWriter:
         self._queue.put(marker)
         return marker.done.wait(timeout)
 
+    def drain(self, stall_s: float = 30.0) -> bool:
+        """Wait until everything queued so far is committed, for as long as rows keep being committed (a
+        simulation queues rows far faster than real time, so a fixed deadline would cut a healthy writer short);
+        False once `stall_s` passed with no row committed."""
+        committed = self._committed
+        while not self.flush(stall_s):
+            if self._committed == committed:
+                return False
+            committed = self._committed
+        return True
+
     def health(self) -> StoreHealth:
         backlog = self._queue.qsize() + self._pending_count
         return StoreHealth(
