@@ -503,7 +503,7 @@ def test_a_version_1_database_migrates_to_the_same_columns_as_a_new_one(tmp_path
 # -- draining --------------------------------------------------------------------------------------------------------
 
 
-def test_drain_waits_for_a_backlog_longer_than_one_flush(db_path: Path) -> None:
+def test_drain_returns_once_a_whole_backlog_is_committed(db_path: Path) -> None:
     # Rows queued far faster than they commit, as a simulation queues them: drain returns only once all are in.
     config = StoreConfig(flush_interval_s=0.01, batch_max_rows=50)
     with StoreWriter(config, path=db_path) as writer:
